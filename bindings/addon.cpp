@@ -1,0 +1,13 @@
+// addon.cpp — module entry of the debora addon: each bindings/*.cpp registers its functions.
+#include "common.h"
+
+namespace {
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  debora_js::register_errors(env, exports);
+  debora_js::register_runtime(env, exports);
+  debora_js::register_cp_hypergrad(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(debora, init)

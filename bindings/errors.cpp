@@ -1,0 +1,86 @@
+// errors.cpp — native status -> JS error. lib/errors.ts registers its DeboraError class once at
+// load (setErrorClass) so errors from the addon are `instanceof DeboraError` with a stable .code;
+// before that, a plain Error with the same name and code is thrown. Tested in test/native/errors.test.ts.
+#include <stdexcept>
+
+#include "common.h"
+
+namespace debora_js {
+namespace {
+
+struct InstanceData {
+  Napi::FunctionReference error_class;
+};
+
+InstanceData& data(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
+
+Napi::Value set_error_class(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", "setErrorClass: expected a function for argument 'cls'");
+  data(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value status_codes(const Napi::CallbackInfo& info) {
+  Napi::Array out = Napi::Array::New(info.Env(), DEBORA_STATUS_COUNT);
+  for (uint32_t i = 0; i < DEBORA_STATUS_COUNT; ++i)
+    out.Set(i, Napi::String::New(info.Env(), debora_status_name(static_cast<debora_status>(i))));
+  return out;
+}
+
+// Deliberately throws a C++ exception that is not a Napi::Error, to prove (in a test) that the
+// build catches every exception at the boundary instead of aborting the process.
+Napi::Value throw_native_exception(const Napi::CallbackInfo&) { throw std::runtime_error("deliberate test exception"); }
+
+}  // namespace
+
+void throw_error(Napi::Env env, const char* code, const std::string& message) {
+  InstanceData* d = env.GetInstanceData<InstanceData>();
+  Napi::Object err;
+  if (d != nullptr && !d->error_class.IsEmpty()) {
+    err = d->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
+  } else {
+    err = Napi::Error::New(env, message).Value();
+    err.Set("name", "DeboraError");
+    err.Set("code", code);
+  }
+  throw Napi::Error(env, err);
+}
+
+void throw_status(Napi::Env env, debora_status status) {
+  std::string msg = debora_last_error();
+  if (msg.empty()) msg = std::string("native call failed with ") + debora_status_name(status);
+  throw_error(env, debora_status_name(status), msg);
+}
+
+Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_error(info.Env(), "DEBORA_INVALID_ARG",
+                std::string(op) + ": expected a Float32Array for argument '" + name + "'");
+  return info[index].As<Napi::Float32Array>();
+}
+
+int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsNumber())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an integer for argument '" + name + "'");
+  double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v == static_cast<double>(static_cast<int64_t>(v))))
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an integer for argument '" + name + "'");
+  return static_cast<int64_t>(v);
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsString())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected a string for argument '" + name + "'");
+  return info[index].As<Napi::String>().Utf8Value();
+}
+
+void register_errors(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new InstanceData());
+  exports.Set("setErrorClass", Napi::Function::New(env, set_error_class, "setErrorClass"));
+  exports.Set("statusCodes", Napi::Function::New(env, status_codes, "statusCodes"));
+  exports.Set("throwNativeException", Napi::Function::New(env, throw_native_exception, "throwNativeException"));
+}
+
+}  // namespace debora_js

@@ -1,0 +1,45 @@
+/* internal.h — helpers shared by the native implementation (not part of the public API):
+ * recording a failure with a message that names the argument, and the guard that turns any
+ * C++ exception into a status so nothing escapes the C API. */
+#ifndef DEBORA_INTERNAL_H
+#define DEBORA_INTERNAL_H
+
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <new>
+
+#include "debora/debora.h"
+
+namespace debora {
+
+/* printf-style; stores the message for debora_last_error() and returns `status`. */
+debora_status fail(debora_status status, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void clear_error();
+
+/* Runs `body` (returning debora_status) and converts exceptions into statuses. */
+template <class F>
+debora_status guarded(const char* op, F&& body) noexcept {
+  try {
+    clear_error();
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(DEBORA_OUT_OF_MEMORY, "%s: host allocation failed", op);
+  } catch (const std::exception& e) {
+    return fail(DEBORA_INTERNAL, "%s: unexpected exception: %s", op, e.what());
+  } catch (...) {
+    return fail(DEBORA_INTERNAL, "%s: unexpected non-standard exception", op);
+  }
+}
+
+/* Argument checks used by every op; each names the argument in its message. */
+debora_status check_size(const char* op, const char* name, int64_t value, int64_t min_value);
+debora_status check_ptr(const char* op, const char* name, const void* p);
+/* Fails on the first non-finite element, naming the argument and the index. */
+debora_status check_finite(const char* op, const char* name, const float* x, int64_t n);
+/* Fails on the first element that is not finite and > 0. */
+debora_status check_positive(const char* op, const char* name, const float* x, int64_t n);
+
+}  // namespace debora
+
+#endif

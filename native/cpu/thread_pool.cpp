@@ -1,0 +1,158 @@
+/* thread_pool.cpp — a fixed set of workers woken per job by a generation counter; chunks are
+ * claimed with an atomic counter so uneven chunks balance. See thread_pool.h for the contract. */
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace debora {
+namespace {
+
+thread_local bool t_inside_task = false;
+
+int default_threads() {
+  if (const char* env = std::getenv("DEBORA_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
+    /* An unusable value falls back to the default; the TS loader reports it as a warning. */
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+class Pool {
+ public:
+  Pool() : size_(default_threads()) { start(size_ - 1); }
+  ~Pool() { stop(); }
+
+  int size() const { return size_; }
+
+  void resize(int n) {
+    if (n < 1) throw std::invalid_argument("thread count must be >= 1");
+    std::lock_guard<std::mutex> busy(busy_);
+    stop();
+    size_ = n;
+    start(n - 1);
+  }
+
+  void run(int64_t n_chunks, const std::function<void(int64_t)>& chunk) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock() || t_inside_task || workers_.empty() || n_chunks == 1) {
+      for (int64_t c = 0; c < n_chunks; ++c) chunk(c);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      job_ = &chunk;
+      n_chunks_ = n_chunks;
+      next_.store(0);
+      done_.store(0);
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    work();
+    std::unique_lock<std::mutex> lk(m_);
+    /* Also wait for every worker that joined this job to leave it, so none can claim a chunk
+     * index of this job after the counters are reset for the next one. */
+    finished_.wait(lk, [&] { return done_.load() == n_chunks_ && active_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work() {
+    t_inside_task = true;
+    for (;;) {
+      int64_t c = next_.fetch_add(1);
+      if (c >= n_chunks_) break;
+      try {
+        (*job_)(c);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+      if (done_.fetch_add(1) + 1 == n_chunks_) {
+        std::lock_guard<std::mutex> lk(m_);
+        finished_.notify_all();
+      }
+    }
+    t_inside_task = false;
+  }
+
+  void worker_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        wake_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        ++active_;
+      }
+      work();
+      std::lock_guard<std::mutex> lk(m_);
+      if (--active_ == 0) finished_.notify_all();
+    }
+  }
+
+  void start(int n_workers) {
+    stopping_ = false;
+    for (int i = 0; i < n_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  int size_;
+  std::vector<std::thread> workers_;
+  std::mutex busy_;  // held for a whole job or resize
+  std::mutex m_;     // guards the fields below
+  std::condition_variable wake_, finished_;
+  bool stopping_ = false;
+  uint64_t generation_ = 0;
+  int active_ = 0;  // workers inside work() for the current job
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t n_chunks_ = 0;
+  std::atomic<int64_t> next_{0}, done_{0};
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+int pool_size() { return pool().size(); }
+void pool_resize(int n) { pool().resize(n); }
+
+void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  min_chunk = std::max<int64_t>(min_chunk, 1);
+  const int64_t threads = pool().size();
+  /* A few chunks per thread so a slow core does not hold up the rest. */
+  int64_t n_chunks = std::min<int64_t>((n + min_chunk - 1) / min_chunk, threads * 4);
+  n_chunks = std::max<int64_t>(n_chunks, 1);
+  const int64_t step = (n + n_chunks - 1) / n_chunks;
+  n_chunks = (n + step - 1) / step;
+  pool().run(n_chunks, [&](int64_t c) { body(c * step, std::min(n, (c + 1) * step)); });
+}
+
+}  // namespace debora
