@@ -50,7 +50,10 @@ class Pool {
       return;
     }
     {
-      std::lock_guard<std::mutex> lk(m_);
+      std::unique_lock<std::mutex> lk(m_);
+      /* A worker that woke late for the previous job may still be inside work(): let it leave
+       * before the counters are reset, or it could claim a chunk index of this job twice. */
+      finished_.wait(lk, [&] { return active_ == 0; });
       job_ = &chunk;
       n_chunks_ = n_chunks;
       next_.store(0);
@@ -61,8 +64,8 @@ class Pool {
     wake_.notify_all();
     work();
     std::unique_lock<std::mutex> lk(m_);
-    /* Also wait for every worker that joined this job to leave it, so none can claim a chunk
-     * index of this job after the counters are reset for the next one. */
+    /* Wait for the chunks, and for every worker that joined, so `chunk` (a reference to the
+     * caller's closure) is not used after run() returns. */
     finished_.wait(lk, [&] { return done_.load() == n_chunks_ && active_ == 0; });
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);

@@ -1,0 +1,9 @@
+/**
+ * index.ts — the public API of debora. See README.md for a tour; each module's header says what
+ * it holds and where it is tested.
+ */
+export { BACKEND_NAMES, type Backend, type BackendName, getBackend, resolveBackend, setBackend } from './backend';
+export { DeboraError, type DeboraErrorCode, isDeboraError, NATIVE_ERROR_CODES } from './errors';
+export { type CudaDeviceInfo, type DeboraInfo, formatInfo, info } from './info';
+export { cpHypergrad, type OpOptions } from './ops';
+export { getNumThreads, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from './runtime';

@@ -1,0 +1,143 @@
+/**
+ * native.ts — finds and loads the native addon (lazily, on first use), checks it matches this
+ * package's version, and hands it the DeboraError class. One clear error when it is missing or
+ * broken: what was tried and how to rebuild. Tested in test/native/loader.test.ts.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DeboraError, type DeboraErrorCode } from './errors';
+
+/** The raw addon surface (bindings/*.cpp). Use the typed wrappers in lib/ instead. */
+export interface NativeAddon {
+  setErrorClass(cls: new (message: string, code: DeboraErrorCode) => Error): void;
+  statusCodes(): string[];
+  throwNativeException(): never;
+  nativeInfo(): NativeInfo;
+  setNumThreads(n: number): void;
+  setSimd(level: string): void;
+  cpHypergrad(backend: number, ds: Float32Array, s: Float32Array, dots: Float32Array, out: Float32Array): Float32Array;
+}
+
+/** What the addon reports about itself (shaped into `info()` by lib/info.ts). */
+export interface NativeInfo {
+  version: string;
+  buildTool: string;
+  simdSupported: string;
+  simdActive: string;
+  threads: number;
+  hardwareThreads: number;
+  cuda: {
+    compiled: boolean;
+    runtimeVersion: number;
+    driverVersion: number;
+    available: boolean;
+    reason?: string;
+    devices: {
+      index: number;
+      name: string;
+      totalMemoryBytes: number;
+      computeCapability: string;
+      multiprocessors: number;
+    }[];
+  };
+}
+
+/** The package root: the nearest folder above this file whose package.json is named debora. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'debora') return dir;
+      } catch {
+        // an unreadable package.json is not ours; keep walking up
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new DeboraError(`cannot find debora's package.json above ${__dirname}`, 'DEBORA_INTERNAL');
+    dir = up;
+  }
+}
+
+/** The package version from package.json. */
+export function packageVersion(): string {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+}
+
+/** Where the addon may be, in the order tried: $DEBORA_ADDON_PATH, the cmake-js build, the node-gyp build. */
+export function addonCandidates(): string[] {
+  const env = process.env.DEBORA_ADDON_PATH;
+  if (env) return [path.resolve(env)];
+  const root = packageRoot();
+  const out: string[] = [];
+  for (const dir of ['build-cmake', 'build']) {
+    for (const cfg of ['Release', 'RelWithDebInfo', 'Debug']) out.push(path.join(root, dir, cfg, 'debora.node'));
+  }
+  return out;
+}
+
+const REBUILD_HINT =
+  'Rebuild it with `npm run build:native` in the debora package folder (needs a C++17 compiler and CMake; ' +
+  'without CMake, `npm run build:gyp`). npm >= 11 skips the install scripts of dependencies unless approved: ' +
+  'run `npm install-scripts approve debora && npm rebuild debora` (or install with --allow-scripts=debora).';
+
+let loaded: { addon: NativeAddon; path: string } | undefined;
+
+/** Loads the addon at `file` (not cached): for tests that compare the two builds. */
+export function loadAddonFrom(file: string): NativeAddon {
+  let addon: NativeAddon;
+  try {
+    addon = require(file) as NativeAddon;
+  } catch (e) {
+    throw new DeboraError(
+      `the debora native addon at ${file} exists but failed to load: ${(e as Error).message}. ${REBUILD_HINT}`,
+      'DEBORA_ADDON_LOAD_FAILED',
+    );
+  }
+  const want = packageVersion();
+  const have = typeof addon.nativeInfo === 'function' ? addon.nativeInfo().version : 'unknown';
+  if (have !== want) {
+    throw new DeboraError(
+      `the debora native addon at ${file} is version ${have} but the package is ${want} (a stale build). ${REBUILD_HINT}`,
+      'DEBORA_ADDON_LOAD_FAILED',
+    );
+  }
+  addon.setErrorClass(DeboraError);
+  return addon;
+}
+
+/** The loaded addon (loaded on first call). Throws DEBORA_ADDON_LOAD_FAILED with what was tried. */
+export function addon(): NativeAddon {
+  if (loaded) return loaded.addon;
+  const tried = addonCandidates();
+  const file = tried.find((f) => fs.existsSync(f));
+  if (file === undefined) {
+    throw new DeboraError(
+      `the debora native addon is not built. Looked for:\n  ${tried.join('\n  ')}\n${REBUILD_HINT}`,
+      'DEBORA_ADDON_LOAD_FAILED',
+    );
+  }
+  warnBadThreadEnv();
+  loaded = { addon: loadAddonFrom(file), path: file };
+  return loaded.addon;
+}
+
+/** Path of the loaded addon (loads it if needed). */
+export function addonPath(): string {
+  addon();
+  return (loaded as { path: string }).path;
+}
+
+function warnBadThreadEnv(): void {
+  const v = process.env.DEBORA_NUM_THREADS;
+  if (v !== undefined && !/^\d+$/.test(v.trim())) {
+    process.emitWarning(`DEBORA_NUM_THREADS='${v}' is not a positive integer; using the number of cores`, {
+      code: 'DEBORA_BAD_ENV',
+    });
+  } else if (v !== undefined && (Number(v) < 1 || Number(v) > 1024)) {
+    process.emitWarning(`DEBORA_NUM_THREADS=${v} is outside [1, 1024]; using the number of cores`, {
+      code: 'DEBORA_BAD_ENV',
+    });
+  }
+}
