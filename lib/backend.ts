@@ -30,7 +30,8 @@ export function setBackend(name: BackendName): Backend {
 export function getBackend(): BackendName {
   if (requested === undefined) {
     const env = process.env.DEBORA_BACKEND;
-    requested = env === undefined || env === '' ? 'auto' : oneOf('DEBORA_BACKEND', 'DEBORA_BACKEND', env, BACKEND_NAMES);
+    requested =
+      env === undefined || env === '' ? 'auto' : oneOf('DEBORA_BACKEND', 'DEBORA_BACKEND', env, BACKEND_NAMES);
   }
   return requested;
 }

@@ -99,14 +99,18 @@ export function formatInfo(i: DeboraInfo): string {
     `cpu:          simd ${i.cpu.simd} (best supported: ${i.cpu.simdSupported}), ${i.cpu.threads} threads (${i.cpu.hardwareThreads} hardware)`,
   ];
   if (i.cuda.available) {
-    lines.push(`cuda:         available, runtime ${i.cuda.runtimeVersion ?? '?'}, driver ${i.cuda.driverVersion ?? '?'}`);
+    lines.push(
+      `cuda:         available, runtime ${i.cuda.runtimeVersion ?? '?'}, driver ${i.cuda.driverVersion ?? '?'}`,
+    );
     for (const d of i.cuda.devices) {
       lines.push(
         `  device ${d.index}:   ${d.name}, ${gib(d.totalMemoryBytes)}, compute capability ${d.computeCapability}, ${d.multiprocessors} SMs`,
       );
     }
   } else {
-    lines.push(`cuda:         unavailable${i.cuda.compiled ? ' (kernels compiled in)' : ' (not compiled in)'}: ${i.cuda.reason}`);
+    lines.push(
+      `cuda:         unavailable${i.cuda.compiled ? ' (kernels compiled in)' : ' (not compiled in)'}: ${i.cuda.reason}`,
+    );
   }
   lines.push(`addon:        ${i.build.addonPath} (built by ${i.build.tool})`);
   return lines.join('\n');

@@ -5,7 +5,7 @@
 // installed it falls back to node-gyp and binding.gyp (CPU only) and says so.
 // Environment: DEBORA_CUDA=AUTO|ON|OFF (default AUTO), DEBORA_BUILD_TYPE=Release|Debug|RelWithDebInfo,
 // DEBORA_SKIP_BUILD=1 to skip (for packaging steps that only need the TypeScript).
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,7 +24,8 @@ if (process.env.DEBORA_SKIP_BUILD === '1') {
 }
 
 const cuda = (process.env.DEBORA_CUDA || 'AUTO').toUpperCase();
-if (!['AUTO', 'ON', 'OFF'].includes(cuda)) fail(`DEBORA_CUDA must be AUTO, ON or OFF, received '${process.env.DEBORA_CUDA}'`);
+if (!['AUTO', 'ON', 'OFF'].includes(cuda))
+  fail(`DEBORA_CUDA must be AUTO, ON or OFF, received '${process.env.DEBORA_CUDA}'`);
 const buildType = process.env.DEBORA_BUILD_TYPE || 'Release';
 if (!['Release', 'Debug', 'RelWithDebInfo'].includes(buildType))
   fail(`DEBORA_BUILD_TYPE must be Release, Debug or RelWithDebInfo, received '${buildType}'`);

@@ -33,6 +33,14 @@ extern "C" void debora_clear_error(void) { g_last_error[0] = '\0'; }
 extern "C" const char* debora_version(void) { return DEBORA_VERSION; }
 
 namespace debora {
+namespace {
+/* Non-finite values spelled as JavaScript prints them, so messages read the same from TS and C++. */
+const char* js_special(float v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return nullptr;
+}
+}  // namespace
 
 debora_status fail(debora_status status, const char* fmt, ...) {
   va_list ap;
@@ -59,16 +67,16 @@ debora_status check_ptr(const char* op, const char* name, const void* p) {
 debora_status check_finite(const char* op, const char* name, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(x[i]))
-      return fail(DEBORA_NON_FINITE, "%s: expected finite values for argument '%s', received %g at index %lld", op,
-                  name, static_cast<double>(x[i]), static_cast<long long>(i));
+      return fail(DEBORA_NON_FINITE, "%s: expected finite values for argument '%s', received %s at index %lld", op,
+                  name, js_special(x[i]), static_cast<long long>(i));
   return DEBORA_OK;
 }
 
 debora_status check_positive(const char* op, const char* name, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i]))
-      return fail(DEBORA_NON_FINITE, "%s: expected finite values > 0 for argument '%s', received %g at index %lld", op,
-                  name, static_cast<double>(x[i]), static_cast<long long>(i));
+      return fail(DEBORA_NON_FINITE, "%s: expected finite values > 0 for argument '%s', received %s at index %lld", op,
+                  name, js_special(x[i]), static_cast<long long>(i));
     if (!(x[i] > 0.0f))
       return fail(DEBORA_INVALID_ARG, "%s: expected values > 0 for argument '%s', received %g at index %lld", op, name,
                   static_cast<double>(x[i]), static_cast<long long>(i));
