@@ -6,6 +6,11 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   debora_js::register_errors(env, exports);
   debora_js::register_runtime(env, exports);
   debora_js::register_cp_hypergrad(env, exports);
+  debora_js::register_cp_linear(env, exports);
+  debora_js::register_cp_conv2d(env, exports);
+  debora_js::register_cp_materialize(env, exports);
+  debora_js::register_cp_mttkrp(env, exports);
+  debora_js::register_cp_tangent(env, exports);
   return exports;
 }
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "debora/debora.h"
 
@@ -27,11 +29,34 @@ inline void check(Napi::Env env, debora_status status) {
 Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
+// A Float32Array or null/undefined (-> nullptr data, length 0).
+struct OptionalF32 {
+  float* data = nullptr;
+  size_t length = 0;
+};
+OptionalF32 optional_float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
+// An array of Float32Array (entries may be null when allow_null).
+std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name,
+                                          bool allow_null);
+std::vector<int64_t> int_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
+bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
+// Memory safety for callers that bypass lib/: a buffer shorter than the shapes say is refused
+// (DEBORA_SHAPE_MISMATCH) before the kernel could read or write past it. Null buffers pass.
+void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const char* name, bool present = true);
+// Product of sizes, or -1 if any is negative or the product overflows (then need_length refuses).
+int64_t sizes_product(std::initializer_list<int64_t> sizes);
+// Backend 0 (cpu) is always there; ops without a CUDA twin yet refuse backend 1 clearly.
+void cpu_only(Napi::Env env, int64_t backend, const char* op);
 
 // Registration of each binding file's functions on the module exports.
 void register_errors(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_cp_hypergrad(Napi::Env env, Napi::Object exports);
+void register_cp_linear(Napi::Env env, Napi::Object exports);
+void register_cp_conv2d(Napi::Env env, Napi::Object exports);
+void register_cp_materialize(Napi::Env env, Napi::Object exports);
+void register_cp_mttkrp(Napi::Env env, Napi::Object exports);
+void register_cp_tangent(Napi::Env env, Napi::Object exports);
 
 }  // namespace debora_js
 

@@ -1,6 +1,8 @@
 // errors.cpp — native status -> JS error. lib/errors.ts registers its DeboraError class once at
 // load (setErrorClass) so errors from the addon are `instanceof DeboraError` with a stable .code;
 // before that, a plain Error with the same name and code is thrown. Tested in test/native/errors.test.ts.
+#include <climits>
+#include <cstdint>
 #include <stdexcept>
 
 #include "common.h"
@@ -74,6 +76,77 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char*
   if (info.Length() <= index || !info[index].IsString())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected a string for argument '" + name + "'");
   return info[index].As<Napi::String>().Utf8Value();
+}
+
+OptionalF32 optional_float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return {};
+  Napi::Float32Array a = float32_arg(info, index, op, name);
+  return {a.Data(), a.ElementLength()};
+}
+
+std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name,
+                                          bool allow_null) {
+  if (info.Length() <= index || !info[index].IsArray())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an array of Float32Array for argument '" + name + "'");
+  Napi::Array arr = info[index].As<Napi::Array>();
+  std::vector<OptionalF32> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (allow_null && (v.IsNull() || v.IsUndefined())) continue;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw_error(info.Env(), "DEBORA_INVALID_ARG",
+                  std::string(op) + ": expected a Float32Array for argument '" + name + "[" + std::to_string(k) + "]'");
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    out[k] = {a.Data(), a.ElementLength()};
+  }
+  return out;
+}
+
+std::vector<int64_t> int_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsArray())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an array of integers for argument '" + name + "'");
+  Napi::Array arr = info[index].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
+    if (x != static_cast<double>(static_cast<int64_t>(x)))
+      throw_error(info.Env(), "DEBORA_INVALID_ARG",
+                  std::string(op) + ": expected an integer for argument '" + name + "[" + std::to_string(k) + "]'");
+    out[k] = static_cast<int64_t>(x);
+  }
+  return out;
+}
+
+bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsBoolean())
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected a boolean for argument '" + name + "'");
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const char* name, bool present) {
+  if (!present) return;
+  if (want < 0 || static_cast<int64_t>(have) != want)
+    throw_error(env, "DEBORA_SHAPE_MISMATCH",
+                std::string(op) + ": expected a Float32Array of length " + std::to_string(want) + " for argument '" + name +
+                    "', received length " + std::to_string(have));
+}
+
+int64_t sizes_product(std::initializer_list<int64_t> sizes) {
+  int64_t p = 1;
+  for (int64_t v : sizes) {
+    if (v < 0) return -1;
+    if (v != 0 && p > INT64_MAX / v) return -1;
+    p *= v;
+  }
+  return p;
+}
+
+void cpu_only(Napi::Env env, int64_t backend, const char* op) {
+  if (backend == 0) return;
+  if (backend == 1)
+    throw_error(env, "DEBORA_NOT_IMPLEMENTED", std::string(op) + ": the CUDA kernel is not implemented yet; use backend 'cpu'");
+  throw_error(env, "DEBORA_INVALID_ARG", std::string(op) + ": expected backend 0 (cpu) or 1 (cuda) for argument 'backend'");
 }
 
 void register_errors(Napi::Env env, Napi::Object exports) {

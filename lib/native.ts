@@ -16,6 +16,103 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   setSimd(level: string): void;
   cpHypergrad(backend: number, ds: Float32Array, s: Float32Array, dots: Float32Array, out: Float32Array): Float32Array;
+  cpLinearFwd(
+    backend: number,
+    N: number,
+    nIn: number,
+    nOut: number,
+    r: number,
+    X: Float32Array,
+    U: Float32Array,
+    V: Float32Array,
+    s: Float32Array,
+    Y: Float32Array,
+    accumulate: boolean,
+    Z: Float32Array | null,
+  ): void;
+  cpLinearBwd(
+    backend: number,
+    N: number,
+    nIn: number,
+    nOut: number,
+    r: number,
+    X: Float32Array,
+    U: Float32Array,
+    V: Float32Array,
+    s: Float32Array,
+    dY: Float32Array,
+    Z: Float32Array | null,
+    dX: Float32Array | null,
+    accumulateDx: boolean,
+    dU: Float32Array,
+    dV: Float32Array,
+    ds: Float32Array,
+    dots: Float32Array | null,
+  ): void;
+  /** geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW] */
+  cpConv2dFwd(
+    backend: number,
+    geom: number[],
+    r: number,
+    X: Float32Array,
+    U1: Float32Array,
+    U2: Float32Array,
+    U3: Float32Array,
+    U4: Float32Array,
+    s: Float32Array,
+    Y: Float32Array,
+    accumulate: boolean,
+  ): void;
+  cpConv2dBwd(
+    backend: number,
+    geom: number[],
+    r: number,
+    X: Float32Array,
+    U1: Float32Array,
+    U2: Float32Array,
+    U3: Float32Array,
+    U4: Float32Array,
+    s: Float32Array,
+    dY: Float32Array,
+    dX: Float32Array | null,
+    accumulateDx: boolean,
+    dU1: Float32Array,
+    dU2: Float32Array,
+    dU3: Float32Array,
+    dU4: Float32Array,
+    ds: Float32Array,
+    dots: Float32Array | null,
+  ): void;
+  cpMaterialize(
+    backend: number,
+    dims: number[],
+    r: number,
+    factors: Float32Array[],
+    s: Float32Array,
+    out: Float32Array,
+  ): void;
+  cpMttkrp(
+    backend: number,
+    dims: number[],
+    r: number,
+    factors: Float32Array[],
+    s: Float32Array,
+    G: Float32Array,
+    grads: Float32Array[],
+    ds: Float32Array,
+    dots: Float32Array | null,
+  ): void;
+  /** geometry: 0 euclidean, 1 oblique, 2 stiefel */
+  cpTangent(
+    backend: number,
+    geometry: number,
+    n: number,
+    r: number,
+    U: Float32Array,
+    G: Float32Array,
+    out: Float32Array,
+    dots: Float32Array | null,
+  ): void;
 }
 
 /** What the addon reports about itself (shaped into `info()` by lib/info.ts). */

@@ -1,7 +1,8 @@
-// driver.cpp — standalone C++ test driver over native/ (no Node): runs every CPU op and the
-// thread pool on small seeded inputs, checks results against naive double-precision
-// references, and checks error statuses leave outputs untouched. Built with ASan+UBSan and run
-// by test/native/driver.test.ts (and by ctest). Prints one line per case, then "N passed, N failed".
+// driver.cpp — standalone C++ test driver over native/ (no Node): the runtime, the thread pool
+// and cp_hypergrad here; every other op in test/native/driver_<op>.cpp. Each op runs on small
+// seeded inputs against naive double-precision references, and bad inputs must leave outputs
+// untouched. Built with ASan+UBSan and with TSan and run by test/native/driver.test.ts (and by
+// ctest). Prints one line per case, then "N passed, N failed".
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -15,23 +16,11 @@
 
 #include "../../native/cpu/thread_pool.h"
 #include "debora/debora.h"
+#include "driver_common.h"
+
+using driver::report;
 
 namespace {
-
-int g_passed = 0, g_failed = 0;
-
-void report(const std::string& name, bool ok, const std::string& detail = "") {
-  std::printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.empty() ? "" : ": ", detail.c_str());
-  (ok ? g_passed : g_failed)++;
-}
-
-std::vector<float> randn(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
 
 void test_pool_coverage() {
   // Every index visited exactly once, for sizes around the chunking boundaries.
@@ -92,11 +81,13 @@ void test_pool_nested_and_concurrent() {
   debora_set_num_threads(debora_hardware_threads());
 }
 
-void test_cp_hypergrad() {
+}  // namespace
+
+void driver_cp_hypergrad() {
   for (int64_t r : {1, 7, 8, 15, 16, 17, 257}) {
-    auto ds = randn(static_cast<size_t>(r), 1u + static_cast<uint32_t>(r), -2.f, 2.f);
-    auto s = randn(static_cast<size_t>(r), 2u + static_cast<uint32_t>(r), 0.05f, 3.f);
-    auto dots = randn(static_cast<size_t>(r), 3u + static_cast<uint32_t>(r), -2.f, 2.f);
+    auto ds = driver::uniform(static_cast<size_t>(r), 1u + static_cast<uint32_t>(r), -2.f, 2.f);
+    auto s = driver::uniform(static_cast<size_t>(r), 2u + static_cast<uint32_t>(r), 0.05f, 3.f);
+    auto dots = driver::uniform(static_cast<size_t>(r), 3u + static_cast<uint32_t>(r), -2.f, 2.f);
     std::vector<float> g(static_cast<size_t>(r), NAN);
     debora_status st = debora_cp_hypergrad_cpu(r, ds.data(), s.data(), dots.data(), g.data());
     double max_err = 0;
@@ -125,6 +116,8 @@ void test_cp_hypergrad() {
   report("cp_hypergrad rejects null ds", st == DEBORA_INVALID_ARG && std::strstr(debora_last_error(), "'ds'"));
 }
 
+namespace {
+
 void test_runtime() {
   report("status names", std::strcmp(debora_status_name(DEBORA_SHAPE_MISMATCH), "DEBORA_SHAPE_MISMATCH") == 0 &&
                              std::strcmp(debora_status_name(static_cast<debora_status>(99)), "DEBORA_UNKNOWN_STATUS") == 0);
@@ -146,7 +139,11 @@ int main() {
   test_runtime();
   test_pool_coverage();
   test_pool_nested_and_concurrent();
-  test_cp_hypergrad();
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  driver_cp_hypergrad();
+  driver_cp_linear();
+  driver_cp_conv2d();
+  driver_cp_dense();
+  driver_cp_tangent();
+  std::printf("%d passed, %d failed\n", driver::passed(), driver::failed());
+  return driver::failed() == 0 ? 0 : 1;
 }

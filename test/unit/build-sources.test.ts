@@ -55,7 +55,11 @@ test('every op is mirrored: native/cpu/<op>.cpp <-> native/cuda/<op>.cu, and a C
       .map((f) => path.basename(f, ext))
       .filter((n) => !['status', 'runtime', 'thread_pool'].includes(n))
       .sort();
-  expect(ops(cuda, '.cu')).toEqual(ops(cpu, '.cpp'));
+  // CPU ops whose CUDA twin is still to be written (issue 4). Adding an op means adding its twin
+  // or listing it here on purpose; a twin that lands must be removed from this list.
+  const pendingCuda = ['cp_conv2d', 'cp_linear', 'cp_materialize', 'cp_mttkrp', 'cp_tangent'];
+  expect(ops(cuda, '.cu')).toEqual(ops(cpu, '.cpp').filter((o) => !pendingCuda.includes(o)));
+  for (const op of pendingCuda) expect(ops(cpu, '.cpp')).toContain(op);
   const header = read('native/include/debora/debora.h');
   const cudaEntries = [...header.matchAll(/\b(debora_\w+_cuda)\(/g)].map((m) => m[1]);
   expect(cudaEntries.length).toBeGreaterThan(0);

@@ -89,6 +89,55 @@ debora_status debora_cp_hypergrad_cpu(int64_t r, const float* ds, const float* s
 /* The same on the GPU from host pointers (copies in and out). */
 debora_status debora_cp_hypergrad_cuda(int64_t r, const float* ds, const float* s, const float* dots, float* g);
 
+/* cp_linear: the matrix adapter (d = 2) on a batch, activation route (ALGORITHM.md section 1).
+ * Row-major: X is N x n_in, U is n_out x r, V is n_in x r, Y is N x n_out, Z is N x r.
+ * fwd:  Z = X V;  Y (+)= (Z . diag(s)) U^T.  Z may be null (not returned). accumulate != 0 adds
+ *       into Y (which may hold the base output X W0^T), else overwrites it.
+ * bwd:  T = dY U;  ds_i = sum_n Z_ni T_ni;  dU = dY^T (Z . s);  dV = X^T (T . s);
+ *       dX (+)= (T . s) V^T (dX may be null: not computed);  Z may be null (recomputed);
+ *       dots (may be null) = <U_:i, dU_:i> + <V_:i, dV_:i>, the input of cp_hypergrad. */
+debora_status debora_cp_linear_fwd_cpu(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U,
+                                       const float* V, const float* s, float* Y, int accumulate, float* Z);
+debora_status debora_cp_linear_bwd_cpu(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U,
+                                       const float* V, const float* s, const float* dY, const float* Z, float* dX,
+                                       int accumulate_dx, float* dU, float* dV, float* ds, float* dots);
+
+/* cp_conv2d: the CP adapter (d = 4) of a conv kernel dK[f,c,a,b] = sum_i s_i U1[f,i] U2[c,i] U3[a,i] U4[b,i]
+ * applied to an NCHW batch as the chain 1x1 (U2^T) -> depthwise kh x 1 (U3) -> depthwise 1 x kw (U4)
+ * -> scale by s -> 1x1 (U1), equal to the dense convolution with dK under the same geometry.
+ * U1: F x r, U2: C x r, U3: kh x r, U4: kw x r (row-major). X: batch x C x H x W, Y: batch x F x Ho x Wo,
+ * Ho = (H + 2 pad_h - dil_h (kh - 1) - 1) / stride_h + 1 (likewise Wo). */
+typedef struct debora_conv2d_geom {
+  int64_t batch, C, H, W, F, kh, kw;
+  int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+} debora_conv2d_geom;
+debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom* g, int64_t r, const float* X, const float* U1,
+                                       const float* U2, const float* U3, const float* U4, const float* s, float* Y,
+                                       int accumulate);
+/* dX may be null; dots (may be null) = sum_k <U_k[:,i], dU_k[:,i]>. */
+debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, int64_t r, const float* X, const float* U1,
+                                       const float* U2, const float* U3, const float* U4, const float* s, const float* dY,
+                                       float* dX, int accumulate_dx, float* dU1, float* dU2, float* dU3, float* dU4,
+                                       float* ds, float* dots);
+
+/* cp_materialize: the dense route, any order d in [2, 6]: out = Psi(B, s) = sum_i s_i u_i^(1) o ... o u_i^(d),
+ * row-major with mode 1 slowest; factors[k] is dims[k] x r row-major. */
+debora_status debora_cp_materialize_cpu(int d, const int64_t* dims, int64_t r, const float* const* factors,
+                                        const float* s, float* out);
+/* cp_mttkrp: from a dense gradient G = dL/dW (same layout as cp_materialize's out):
+ * grads[k][j,i] = s_i * sum over all other indices of G * prod_{m != k} factors[m][idx_m, i] (an MTTKRP),
+ * ds_i = <G, u_i^(1) o ... o u_i^(d)>, dots (may be null) = sum_k <factors[k][:,i], grads[k][:,i]>. */
+debora_status debora_cp_mttkrp_cpu(int d, const int64_t* dims, int64_t r, const float* const* factors, const float* s,
+                                   const float* G, float* const* grads, float* ds, float* dots);
+
+/* cp_tangent: projects the Euclidean gradient G (n x r) of a factor U onto the tangent space of
+ * its geometry: euclidean: out = G; oblique (unit columns): out_i = G_i - U_i <U_i, G_i>;
+ * stiefel (orthonormal columns, n >= r): out = G - U sym(U^T G). out may alias G.
+ * dots (may be null) accumulates dots[i] += <U_i, out_i> (0 up to rounding on a manifold). */
+typedef enum debora_geometry { DEBORA_GEOM_EUCLIDEAN = 0, DEBORA_GEOM_OBLIQUE = 1, DEBORA_GEOM_STIEFEL = 2 } debora_geometry;
+debora_status debora_cp_tangent_cpu(debora_geometry geometry, int64_t n, int64_t r, const float* U, const float* G,
+                                    float* out, float* dots);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,17 +1,11 @@
 /**
- * ops.ts — typed, validated wrappers of the native ops (one name per op, as in native/README.md).
- * Shapes and types are checked here, once; values the kernel must check anyway (s > 0, finite)
- * are checked natively before any output is written. Tested in test/native/<op>.test.ts.
+ * cp_hypergrad.ts — op cp_hypergrad: the cheap hypergradient estimate G̃ from ∂s and the
+ * per-component factor·gradient dot products. Tested in test/native/cp_hypergrad.test.ts.
  */
-import { type BackendName, backendCode, resolveBackend } from './backend';
-import { addon } from './native';
-import { f32 } from './validate';
-
-/** Options every op accepts. */
-export interface OpOptions {
-  /** Backend for this call (default: the one set by setBackend). */
-  backend?: BackendName;
-}
+import { backendCode, resolveBackend } from '../backend';
+import { addon } from '../native';
+import { f32 } from '../validate';
+import type { OpOptions } from './common';
 
 /**
  * cp_hypergrad — the cheap hypergradient estimate of dEBORA (ALGORITHM.md section 3), per

@@ -1,0 +1,102 @@
+// cp_conv2d.cpp — bindings of op cp_conv2d (CP adapter of a conv kernel, NCHW):
+//   cpConv2dFwd(backend, geom, r, X, U1, U2, U3, U4, s, Y, accumulate)
+//   cpConv2dBwd(backend, geom, r, X, U1, U2, U3, U4, s, dY, dX|null, accumulateDx, dU1, dU2, dU3, dU4, ds, dots|null)
+// geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW].
+// lib/ops/cp_conv2d.ts validates first; lengths are re-checked here only for memory safety.
+// Tested in test/native/cp_conv2d.test.ts.
+#include "common.h"
+
+namespace debora_js {
+namespace {
+
+struct Shapes {
+  debora_conv2d_geom g;
+  int64_t Ho, Wo;
+};
+
+Shapes geom_arg(const Napi::CallbackInfo& info, size_t index, const char* op) {
+  std::vector<int64_t> v = int_list_arg(info, index, op, "geom");
+  if (v.size() != 13)
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected 13 integers for argument 'geom'");
+  Shapes s;
+  s.g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
+  // Output size as the kernel computes it; a non-positive size is left for the kernel to reject.
+  const auto& g = s.g;
+  s.Ho = (g.stride_h > 0) ? (g.H + 2 * g.pad_h - g.dil_h * (g.kh - 1) - 1) / g.stride_h + 1 : -1;
+  s.Wo = (g.stride_w > 0) ? (g.W + 2 * g.pad_w - g.dil_w * (g.kw - 1) - 1) / g.stride_w + 1 : -1;
+  return s;
+}
+
+void check_factors(Napi::Env env, const Shapes& sh, int64_t r, const Napi::Float32Array* U, const char* op,
+                   const char* const* names) {
+  const int64_t rows[4] = {sh.g.F, sh.g.C, sh.g.kh, sh.g.kw};
+  for (int k = 0; k < 4; ++k) need_length(env, U[k].ElementLength(), sizes_product({rows[k], r}), op, names[k]);
+}
+
+Napi::Value cp_conv2d_fwd(const Napi::CallbackInfo& info) {
+  static const char* op = "cp_conv2d_fwd";
+  static const char* names[4] = {"U1", "U2", "U3", "U4"};
+  Napi::Env env = info.Env();
+  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  Shapes sh = geom_arg(info, 1, op);
+  const int64_t r = int_arg(info, 2, op, "r");
+  Napi::Float32Array X = float32_arg(info, 3, op, "X");
+  Napi::Float32Array U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
+                             float32_arg(info, 7, op, "U4")};
+  Napi::Float32Array s = float32_arg(info, 8, op, "s"), Y = float32_arg(info, 9, op, "Y");
+  const bool acc = bool_arg(info, 10, op, "accumulate");
+  const auto& g = sh.g;
+  if (sh.Ho > 0 && sh.Wo > 0) {
+    need_length(env, X.ElementLength(), sizes_product({g.batch, g.C, g.H, g.W}), op, "X");
+    check_factors(env, sh, r, U, op, names);
+    need_length(env, s.ElementLength(), r, op, "s");
+    need_length(env, Y.ElementLength(), sizes_product({g.batch, g.F, sh.Ho, sh.Wo}), op, "Y");
+  }
+  check(env, debora_cp_conv2d_fwd_cpu(&g, r, X.Data(), U[0].Data(), U[1].Data(), U[2].Data(), U[3].Data(), s.Data(), Y.Data(),
+                                      acc ? 1 : 0));
+  return env.Undefined();
+}
+
+Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
+  static const char* op = "cp_conv2d_bwd";
+  static const char* names[4] = {"U1", "U2", "U3", "U4"};
+  static const char* dnames[4] = {"dU1", "dU2", "dU3", "dU4"};
+  Napi::Env env = info.Env();
+  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  Shapes sh = geom_arg(info, 1, op);
+  const int64_t r = int_arg(info, 2, op, "r");
+  Napi::Float32Array X = float32_arg(info, 3, op, "X");
+  Napi::Float32Array U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
+                             float32_arg(info, 7, op, "U4")};
+  Napi::Float32Array s = float32_arg(info, 8, op, "s"), dY = float32_arg(info, 9, op, "dY");
+  OptionalF32 dX = optional_float32_arg(info, 10, op, "dX");
+  const bool acc = bool_arg(info, 11, op, "accumulateDx");
+  Napi::Float32Array dU[4] = {float32_arg(info, 12, op, "dU1"), float32_arg(info, 13, op, "dU2"),
+                              float32_arg(info, 14, op, "dU3"), float32_arg(info, 15, op, "dU4")};
+  Napi::Float32Array ds = float32_arg(info, 16, op, "ds");
+  OptionalF32 dots = optional_float32_arg(info, 17, op, "dots");
+  const auto& g = sh.g;
+  if (sh.Ho > 0 && sh.Wo > 0) {
+    need_length(env, X.ElementLength(), sizes_product({g.batch, g.C, g.H, g.W}), op, "X");
+    check_factors(env, sh, r, U, op, names);
+    check_factors(env, sh, r, dU, op, dnames);
+    need_length(env, s.ElementLength(), r, op, "s");
+    need_length(env, dY.ElementLength(), sizes_product({g.batch, g.F, sh.Ho, sh.Wo}), op, "dY");
+    need_length(env, dX.length, sizes_product({g.batch, g.C, g.H, g.W}), op, "dX", dX.data != nullptr);
+    need_length(env, ds.ElementLength(), r, op, "ds");
+    need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
+  }
+  check(env, debora_cp_conv2d_bwd_cpu(&g, r, X.Data(), U[0].Data(), U[1].Data(), U[2].Data(), U[3].Data(), s.Data(), dY.Data(),
+                                      dX.data, acc ? 1 : 0, dU[0].Data(), dU[1].Data(), dU[2].Data(), dU[3].Data(), ds.Data(),
+                                      dots.data));
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_cp_conv2d(Napi::Env env, Napi::Object exports) {
+  exports.Set("cpConv2dFwd", Napi::Function::New(env, cp_conv2d_fwd, "cpConv2dFwd"));
+  exports.Set("cpConv2dBwd", Napi::Function::New(env, cp_conv2d_bwd, "cpConv2dBwd"));
+}
+
+}  // namespace debora_js

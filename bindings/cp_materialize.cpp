@@ -1,0 +1,39 @@
+// cp_materialize.cpp — binding of op cp_materialize (dense route, order 2..6):
+//   cpMaterialize(backend, dims, r, factors, s, out)
+// lib/ops/cp_dense.ts validates first; lengths are re-checked here only for memory safety.
+// Tested in test/native/cp_dense.test.ts.
+#include "common.h"
+
+namespace debora_js {
+namespace {
+
+Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
+  static const char* op = "cp_materialize";
+  Napi::Env env = info.Env();
+  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  std::vector<int64_t> dims = int_list_arg(info, 1, op, "dims");
+  const int64_t r = int_arg(info, 2, op, "r");
+  std::vector<OptionalF32> factors = float32_list_arg(info, 3, op, "factors", false);
+  Napi::Float32Array s = float32_arg(info, 4, op, "s"), out = float32_arg(info, 5, op, "out");
+  if (dims.size() < 2 || dims.size() > 6 || factors.size() != dims.size())
+    throw_error(env, "DEBORA_INVALID_ARG", "cp_materialize: expected 2 to 6 dims and one factor per dim for argument 'factors'");
+  int64_t total = 1;
+  std::vector<const float*> ptrs(dims.size());
+  for (size_t k = 0; k < dims.size(); ++k) {
+    need_length(env, factors[k].length, sizes_product({dims[k], r}), op, ("factors[" + std::to_string(k) + "]").c_str());
+    ptrs[k] = factors[k].data;
+    total = sizes_product({total, dims[k]});
+  }
+  need_length(env, s.ElementLength(), r, op, "s");
+  need_length(env, out.ElementLength(), total, op, "out");
+  check(env, debora_cp_materialize_cpu(static_cast<int>(dims.size()), dims.data(), r, ptrs.data(), s.Data(), out.Data()));
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_cp_materialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("cpMaterialize", Napi::Function::New(env, cp_materialize, "cpMaterialize"));
+}
+
+}  // namespace debora_js

@@ -1,0 +1,5 @@
+/**
+ * index.ts — the op wrappers, one module per native op (see native/README.md for the table).
+ */
+export { GEOMETRIES, type Geometry, type OpOptions } from './common';
+export { cpHypergrad } from './cp_hypergrad';

@@ -1,0 +1,5 @@
+// driver_cp_dense.cpp — C++ driver cases for op(s) cp_dense (see driver.cpp). TO BE WRITTEN with the
+// kernel: reports no case yet, so the driver's case count shows the gap.
+#include "driver_common.h"
+
+void driver_cp_dense() {}
