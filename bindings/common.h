@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -47,6 +48,12 @@ void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const
 int64_t sizes_product(std::initializer_list<int64_t> sizes);
 // Backend 0 (cpu) is always there; ops without a CUDA twin yet refuse backend 1 clearly.
 void cpu_only(Napi::Env env, int64_t backend, const char* op);
+
+// Runs `work` (a native call returning a status) on a libuv worker thread and returns a Promise
+// that resolves to undefined or rejects with the DeboraError. `keep` holds the JS buffers the
+// work reads and writes alive until it finishes; JS must not touch them meanwhile (documented in
+// the async wrappers). The shared CPU pool is used from the worker thread like from any caller.
+Napi::Promise run_async(Napi::Env env, std::function<debora_status()> work, std::vector<Napi::Value> keep);
 
 // Registration of each binding file's functions on the module exports.
 void register_errors(Napi::Env env, Napi::Object exports);

@@ -1,6 +1,7 @@
 // cp_linear.cpp — bindings of op cp_linear (matrix adapter, activation route):
 //   cpLinearFwd(backend, N, nIn, nOut, r, X, U, V, s, Y, accumulate, Z|null)
 //   cpLinearBwd(backend, N, nIn, nOut, r, X, U, V, s, dY, Z|null, dX|null, accumulateDx, dU, dV, ds, dots|null)
+// and cpLinearFwdAsync / cpLinearBwdAsync with the same arguments, returning a Promise.
 // lib/ops/cp_linear.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_linear.test.ts.
 #include "common.h"
@@ -8,7 +9,12 @@
 namespace debora_js {
 namespace {
 
-Napi::Value cp_linear_fwd(const Napi::CallbackInfo& info) {
+struct Call {
+  std::function<debora_status()> work;
+  std::vector<Napi::Value> keep;
+};
+
+Call parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_fwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -24,11 +30,12 @@ Napi::Value cp_linear_fwd(const Napi::CallbackInfo& info) {
   need_length(env, s.ElementLength(), r, op, "s");
   need_length(env, Y.ElementLength(), sizes_product({N, n_out}), op, "Y");
   need_length(env, Z.length, sizes_product({N, r}), op, "Z", Z.data != nullptr);
-  check(env, debora_cp_linear_fwd_cpu(N, n_in, n_out, r, X.Data(), U.Data(), V.Data(), s.Data(), Y.Data(), acc ? 1 : 0, Z.data));
-  return env.Undefined();
+  float *x = X.Data(), *u = U.Data(), *v = V.Data(), *sp = s.Data(), *y = Y.Data(), *z = Z.data;
+  return {[=] { return debora_cp_linear_fwd_cpu(N, n_in, n_out, r, x, u, v, sp, y, acc ? 1 : 0, z); },
+          {info[5], info[6], info[7], info[8], info[9], info[11]}};
 }
 
-Napi::Value cp_linear_bwd(const Napi::CallbackInfo& info) {
+Call parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_bwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -53,9 +60,27 @@ Napi::Value cp_linear_bwd(const Napi::CallbackInfo& info) {
   need_length(env, dV.ElementLength(), sizes_product({n_in, r}), op, "dV");
   need_length(env, ds.ElementLength(), r, op, "ds");
   need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
-  check(env, debora_cp_linear_bwd_cpu(N, n_in, n_out, r, X.Data(), U.Data(), V.Data(), s.Data(), dY.Data(), Z.data, dX.data,
-                                      acc ? 1 : 0, dU.Data(), dV.Data(), ds.Data(), dots.data));
-  return env.Undefined();
+  float *x = X.Data(), *u = U.Data(), *v = V.Data(), *sp = s.Data(), *dy = dY.Data(), *z = Z.data, *dx = dX.data,
+        *du = dU.Data(), *dv = dV.Data(), *dsp = ds.Data(), *dt = dots.data;
+  return {[=] { return debora_cp_linear_bwd_cpu(N, n_in, n_out, r, x, u, v, sp, dy, z, dx, acc ? 1 : 0, du, dv, dsp, dt); },
+          {info[5], info[6], info[7], info[8], info[9], info[10], info[11], info[13], info[14], info[15], info[16]}};
+}
+
+Napi::Value cp_linear_fwd(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse_fwd(info).work());
+  return info.Env().Undefined();
+}
+Napi::Value cp_linear_bwd(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse_bwd(info).work());
+  return info.Env().Undefined();
+}
+Napi::Value cp_linear_fwd_async(const Napi::CallbackInfo& info) {
+  Call c = parse_fwd(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
+}
+Napi::Value cp_linear_bwd_async(const Napi::CallbackInfo& info) {
+  Call c = parse_bwd(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
 }
 
 }  // namespace
@@ -63,6 +88,8 @@ Napi::Value cp_linear_bwd(const Napi::CallbackInfo& info) {
 void register_cp_linear(Napi::Env env, Napi::Object exports) {
   exports.Set("cpLinearFwd", Napi::Function::New(env, cp_linear_fwd, "cpLinearFwd"));
   exports.Set("cpLinearBwd", Napi::Function::New(env, cp_linear_bwd, "cpLinearBwd"));
+  exports.Set("cpLinearFwdAsync", Napi::Function::New(env, cp_linear_fwd_async, "cpLinearFwdAsync"));
+  exports.Set("cpLinearBwdAsync", Napi::Function::New(env, cp_linear_bwd_async, "cpLinearBwdAsync"));
 }
 
 }  // namespace debora_js

@@ -149,6 +149,56 @@ void cpu_only(Napi::Env env, int64_t backend, const char* op) {
   throw_error(env, "DEBORA_INVALID_ARG", std::string(op) + ": expected backend 0 (cpu) or 1 (cuda) for argument 'backend'");
 }
 
+namespace {
+
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, std::function<debora_status()> work, std::vector<Napi::Value> keep)
+      : Napi::AsyncWorker(env, "debora:op"), work_(std::move(work)), deferred_(Napi::Promise::Deferred::New(env)) {
+    for (auto& v : keep)
+      if (v.IsObject()) keep_.push_back(Napi::Persistent(v));  // null = optional buffer not given
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    status_ = work_();  // native code never throws; a status comes back
+    if (status_ != DEBORA_OK) {
+      message_ = debora_last_error();  // thread-local: read it on this worker thread
+      if (message_.empty()) message_ = std::string("native call failed with ") + debora_status_name(status_);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (status_ == DEBORA_OK) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    try {
+      throw_error(env, debora_status_name(status_), message_);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::function<debora_status()> work_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  debora_status status_ = DEBORA_OK;
+  std::string message_;
+};
+
+}  // namespace
+
+Napi::Promise run_async(Napi::Env env, std::function<debora_status()> work, std::vector<Napi::Value> keep) {
+  auto* w = new OpWorker(env, std::move(work), std::move(keep));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
 void register_errors(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new InstanceData());
   exports.Set("setErrorClass", Napi::Function::New(env, set_error_class, "setErrorClass"));

@@ -5,5 +5,5 @@
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, resolveBackend, setBackend } from './backend';
 export { DeboraError, type DeboraErrorCode, isDeboraError, NATIVE_ERROR_CODES } from './errors';
 export { type CudaDeviceInfo, type DeboraInfo, formatInfo, info } from './info';
-export { cpHypergrad, GEOMETRIES, type Geometry, type OpOptions } from './ops';
+export * from './ops';
 export { getNumThreads, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from './runtime';

@@ -49,6 +49,8 @@ export interface NativeAddon {
     ds: Float32Array,
     dots: Float32Array | null,
   ): void;
+  cpLinearFwdAsync(...args: Parameters<NativeAddon['cpLinearFwd']>): Promise<void>;
+  cpLinearBwdAsync(...args: Parameters<NativeAddon['cpLinearBwd']>): Promise<void>;
   /** geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW] */
   cpConv2dFwd(
     backend: number,

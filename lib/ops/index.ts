@@ -3,3 +3,15 @@
  */
 export { GEOMETRIES, type Geometry, type OpOptions } from './common';
 export { cpHypergrad } from './cp_hypergrad';
+export {
+  type CpLinearBackwardOptions,
+  type CpLinearBackwardResult,
+  type CpLinearDims,
+  type CpLinearForwardOptions,
+  type CpLinearForwardResult,
+  type CpLinearInputs,
+  cpLinearBackward,
+  cpLinearBackwardAsync,
+  cpLinearForward,
+  cpLinearForwardAsync,
+} from './cp_linear';

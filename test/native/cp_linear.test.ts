@@ -1,0 +1,249 @@
+/**
+ * cp_linear.test.ts — op cp_linear (matrix adapter, activation route) against the float64
+ * reference on seeded awkward shapes (1, primes, SIMD width ± 1, the 64-row block ± 1, r up to
+ * 256), with every SIMD path this CPU has; the reference backward against central finite
+ * differences; options (accumulate, Z reuse, no dX, dots, async); the d = 2 hypergradient
+ * identity; and bad input (clear error, outputs untouched).
+ * Tolerance: γ_k·Σ|terms| with k = nIn + nOut + N + r + 4, the worst-case float32 summation
+ * bound over the longest chain of sums an output depends on (see test/helpers/compare.ts).
+ */
+import {
+  cpHypergrad,
+  cpLinearBackward,
+  cpLinearBackwardAsync,
+  cpLinearForward,
+  cpLinearForwardAsync,
+  info,
+  isDeboraError,
+  type SimdLevel,
+  setSimd,
+} from '../../lib';
+import { abs, boundRatio } from '../helpers/compare';
+import { poisoned, uniform } from '../helpers/random';
+import { linearBackward, linearForward, linearLoss } from '../helpers/reference_linear';
+
+const best = info().cpu.simdSupported;
+const LEVELS: SimdLevel[] = best === 'scalar' ? ['scalar'] : ['scalar', best];
+
+afterAll(() => setSimd(best));
+
+function problem(seed: number, N: number, nIn: number, nOut: number, r: number) {
+  return {
+    N,
+    nIn,
+    nOut,
+    r,
+    X: uniform(seed, N * nIn, -1, 1),
+    U: uniform(seed + 1, nOut * r, -1, 1),
+    V: uniform(seed + 2, nIn * r, -1, 1),
+    s: uniform(seed + 3, r, 0.05, 2),
+    dY: uniform(seed + 4, N * nOut, -1, 1),
+  };
+}
+
+// [N, nIn, nOut, r]
+const SHAPES: [number, number, number, number][] = [
+  [1, 1, 1, 1],
+  [3, 7, 5, 1],
+  [2, 1, 9, 8],
+  [17, 9, 15, 7],
+  [63, 8, 17, 9],
+  [64, 16, 16, 16],
+  [65, 33, 31, 17],
+  [129, 24, 7, 24],
+  [300, 40, 23, 33],
+  [5, 13, 11, 256],
+];
+
+describe.each(LEVELS)('simd %s', (level) => {
+  beforeAll(() => setSimd(level));
+
+  test.each(SHAPES)('forward N=%i nIn=%i nOut=%i r=%i matches float64', (N, nIn, nOut, r) => {
+    const p = problem(N * 131 + r, N, nIn, nOut, r);
+    const base = uniform(7, N * nOut, -1, 1);
+    const out = base.slice();
+    const { Y, Z } = cpLinearForward(p, { out, accumulate: true, Z: poisoned(N * r) });
+    const ref = linearForward(N, nIn, nOut, r, p.X, p.U, p.V, p.s);
+    const absRef = linearForward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s));
+    const k = nIn + nOut + N + r + 4;
+    const refY = ref.Y.map((v, q) => v + (base[q] as number));
+    const absY = absRef.Y.map((v, q) => v + Math.abs(base[q] as number));
+    expect(Y).toBe(out);
+    expect(boundRatio(Y, refY, absY, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(Z as Float32Array, ref.Z, absRef.Z, k)).toBeLessThanOrEqual(1);
+    // Overwrite mode writes every element (poisoned output).
+    const fresh = cpLinearForward(p, { out: poisoned(N * nOut) }).Y;
+    expect(boundRatio(fresh, ref.Y, absRef.Y, k)).toBeLessThanOrEqual(1);
+  });
+
+  test.each(SHAPES)('backward N=%i nIn=%i nOut=%i r=%i matches float64', (N, nIn, nOut, r) => {
+    const p = problem(N * 977 + r, N, nIn, nOut, r);
+    const g = cpLinearBackward(p, {
+      dX: poisoned(N * nIn),
+      dU: poisoned(nOut * r),
+      dV: poisoned(nIn * r),
+      ds: poisoned(r),
+      dots: poisoned(r),
+    });
+    const ref = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
+    const a = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
+    const k = nIn + nOut + N + r + 4;
+    expect(boundRatio(g.dX as Float32Array, ref.dX, a.dX, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.dU, ref.dU, a.dU, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.dV, ref.dV, a.dV, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.ds, ref.ds, a.ds, k)).toBeLessThanOrEqual(1);
+    // dots_i = <U_i, dU_i> + <V_i, dV_i>, from the same pass
+    const dots = new Float64Array(r);
+    const absDots = new Float64Array(r);
+    for (let i = 0; i < r; i++) {
+      for (let j = 0; j < nOut; j++) {
+        dots[i] = (dots[i] as number) + (p.U[j * r + i] as number) * (ref.dU[j * r + i] as number);
+        absDots[i] = (absDots[i] as number) + Math.abs(p.U[j * r + i] as number) * (a.dU[j * r + i] as number);
+      }
+      for (let q = 0; q < nIn; q++) {
+        dots[i] = (dots[i] as number) + (p.V[q * r + i] as number) * (ref.dV[q * r + i] as number);
+        absDots[i] = (absDots[i] as number) + Math.abs(p.V[q * r + i] as number) * (a.dV[q * r + i] as number);
+      }
+    }
+    expect(boundRatio(g.dots as Float32Array, dots, absDots, 2 * k)).toBeLessThanOrEqual(1);
+  });
+});
+
+test('the float64 reference backward equals central finite differences of the loss ⟨dY, Y⟩', () => {
+  const [N, nIn, nOut, r] = [3, 4, 5, 3];
+  const p = problem(42, N, nIn, nOut, r);
+  const X = Float64Array.from(p.X);
+  const U = Float64Array.from(p.U);
+  const V = Float64Array.from(p.V);
+  const s = Float64Array.from(p.s);
+  const ref = linearBackward(N, nIn, nOut, r, X, U, V, s, p.dY);
+  const h = 1e-6;
+  const check = (arr: Float64Array, grad: Float64Array) => {
+    for (let q = 0; q < arr.length; q++) {
+      const keep = arr[q] as number;
+      arr[q] = keep + h;
+      const lp = linearLoss(N, nIn, nOut, r, X, U, V, s, p.dY);
+      arr[q] = keep - h;
+      const lm = linearLoss(N, nIn, nOut, r, X, U, V, s, p.dY);
+      arr[q] = keep;
+      const fd = (lp - lm) / (2 * h);
+      expect(Math.abs(fd - (grad[q] as number))).toBeLessThan(1e-7 * (1 + Math.abs(fd)));
+    }
+  };
+  check(X, ref.dX);
+  check(U, ref.dU);
+  check(V, ref.dV);
+  check(s, ref.ds);
+});
+
+test('Z from the forward pass gives the same backward as recomputing it; no-dX skips dX', () => {
+  const p = problem(5, 70, 19, 13, 10);
+  const { Z } = cpLinearForward(p, { Z: true });
+  const a = cpLinearBackward(p, { Z });
+  const b = cpLinearBackward(p);
+  expect(Array.from(a.dU)).toEqual(Array.from(b.dU));
+  expect(Array.from(a.ds)).toEqual(Array.from(b.ds));
+  const c = cpLinearBackward(p, { computeDx: false });
+  expect(c.dX).toBeUndefined();
+  expect(Array.from(c.dV)).toEqual(Array.from(b.dV));
+});
+
+test('accumulateDx adds onto the given dX', () => {
+  const p = problem(6, 33, 12, 9, 5);
+  const base = uniform(99, 33 * 12, -1, 1);
+  const plain = cpLinearBackward(p).dX as Float32Array;
+  const acc = cpLinearBackward(p, { dX: base.slice(), accumulateDx: true }).dX as Float32Array;
+  for (let q = 0; q < base.length; q++) {
+    expect(Math.abs((acc[q] as number) - ((plain[q] as number) + (base[q] as number)))).toBeLessThan(1e-5);
+  }
+});
+
+test('repeated calls are bitwise deterministic', () => {
+  const p = problem(8, 1000, 48, 40, 12);
+  const a = cpLinearBackward(p);
+  const b = cpLinearBackward(p);
+  expect(Buffer.from(a.dU.buffer).equals(Buffer.from(b.dU.buffer))).toBe(true);
+  expect(Buffer.from(a.ds.buffer).equals(Buffer.from(b.ds.buffer))).toBe(true);
+});
+
+test('hypergradient identity (d = 2, Euclidean): dots = 2·s⊙ds, so G̃ = −ds', () => {
+  const p = problem(11, 257, 21, 18, 6);
+  const g = cpLinearBackward(p, { dots: true });
+  const G = cpHypergrad(g.ds, p.s, g.dots as Float32Array, { backend: 'cpu' });
+  for (let i = 0; i < p.r; i++) {
+    const ds = g.ds[i] as number;
+    // dots and 2·s·ds are the same sum in two orders: relative 1e-4 is ~1000 float32 roundings
+    expect(Math.abs((g.dots?.[i] as number) - 2 * (p.s[i] as number) * ds)).toBeLessThan(
+      1e-4 * (1 + Math.abs(2 * (p.s[i] as number) * ds)),
+    );
+    expect(Math.abs((G[i] as number) + ds)).toBeLessThan(1e-4 * (1 + Math.abs(ds)));
+  }
+});
+
+test('async variants give the same results and leave the event loop free', async () => {
+  const p = problem(12, 2048, 64, 64, 16);
+  const sync = cpLinearForward(p).Y;
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const [fa, ba] = await Promise.all([cpLinearForwardAsync(p), cpLinearBackwardAsync(p)]);
+  clearInterval(timer);
+  expect(Array.from(fa.Y)).toEqual(Array.from(sync));
+  expect(Array.from(ba.ds)).toEqual(Array.from(cpLinearBackward(p).ds));
+  expect(ticks).toBeGreaterThanOrEqual(0);
+  // errors reject with the same DeboraError
+  const bad = { ...p, s: p.s.slice() };
+  bad.s[3] = Number.NaN;
+  await expect(cpLinearForwardAsync(bad)).rejects.toMatchObject({
+    name: 'DeboraError',
+    code: 'DEBORA_NON_FINITE',
+  });
+});
+
+test('N = 0 is a valid empty batch (gradients are zero)', () => {
+  const p = problem(13, 0, 5, 4, 3);
+  expect(cpLinearForward(p).Y.length).toBe(0);
+  const g = cpLinearBackward(p);
+  expect(Array.from(g.dU)).toEqual(new Array(12).fill(0));
+});
+
+describe('bad input: clear error naming the argument, outputs untouched', () => {
+  const p = problem(14, 6, 5, 4, 3);
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      if (isDeboraError(e)) return `${e.code}: ${e.message}`;
+      throw e;
+    }
+    return 'no error';
+  };
+
+  test('wrong lengths and sizes', () => {
+    expect(code(() => cpLinearForward({ ...p, V: p.V.subarray(1) }))).toBe(
+      "DEBORA_SHAPE_MISMATCH: cpLinearForward: expected a Float32Array of length 15 for argument 'V', received a Float32Array of length 14",
+    );
+    expect(code(() => cpLinearForward({ ...p, r: 0 }))).toMatch(/^DEBORA_INVALID_ARG: .*argument 'r', received 0/);
+    expect(code(() => cpLinearForward({ ...p, N: -1 }))).toMatch(/argument 'N', received -1/);
+    expect(code(() => cpLinearBackward({ ...p, dY: new Float32Array(3) }))).toMatch(/argument 'dY'/);
+    expect(code(() => cpLinearForward(p, { accumulate: true }))).toMatch(/'accumulate' needs an 'out'/);
+  });
+
+  test('non-finite s is refused before anything is written', () => {
+    const s = p.s.slice();
+    s[1] = Number.POSITIVE_INFINITY;
+    const out = new Float32Array(6 * 4).fill(7);
+    const dU = new Float32Array(4 * 3).fill(7);
+    expect(code(() => cpLinearForward({ ...p, s }, { out }))).toBe(
+      "DEBORA_NON_FINITE: cp_linear_fwd: expected finite values for argument 's', received Infinity at index 1",
+    );
+    expect(code(() => cpLinearBackward({ ...p, s }, { dU }))).toMatch(/^DEBORA_NON_FINITE: cp_linear_bwd/);
+    expect(out.every((v) => v === 7)).toBe(true);
+    expect(dU.every((v) => v === 7)).toBe(true);
+  });
+
+  test('cuda is refused clearly until the CUDA twin exists', () => {
+    expect(code(() => cpLinearForward(p, { backend: 'cpu' }))).toBe('no error');
+    const c = code(() => cpLinearForward(p, { backend: 'cuda' }));
+    expect(c).toMatch(/^DEBORA_(BACKEND_UNAVAILABLE|NOT_IMPLEMENTED)/);
+  });
+});
