@@ -18,6 +18,7 @@
         "native/cpu/status.cpp",
         "native/cpu/runtime.cpp",
         "native/cpu/thread_pool.cpp",
+        "native/cpu/roofline.cpp",
         "native/cpu/cp_hypergrad.cpp",
         "native/cpu/cp_linear.cpp",
         "native/cpu/cp_conv2d.cpp",

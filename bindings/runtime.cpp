@@ -72,12 +72,26 @@ Napi::Value set_simd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value roofline(const Napi::CallbackInfo& info) {
+  // roofline(seconds, bytesPerArray) -> { peakGflops, bandwidthGbs }: slow (seconds), bench only.
+  const double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1.0;
+  const int64_t bytes = info.Length() > 1 ? int_arg(info, 1, "roofline", "bytesPerArray") : (int64_t{256} << 20);
+  double gflops = 0, gbs = 0;
+  check(info.Env(), debora_roofline_peak_gflops(seconds, &gflops));
+  check(info.Env(), debora_roofline_bandwidth_gbs(bytes, &gbs));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("peakGflops", gflops);
+  out.Set("bandwidthGbs", gbs);
+  return out;
+}
+
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("nativeInfo", Napi::Function::New(env, native_info, "nativeInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
   exports.Set("setSimd", Napi::Function::New(env, set_simd, "setSimd"));
+  exports.Set("roofline", Napi::Function::New(env, roofline, "roofline"));
 }
 
 }  // namespace debora_js

@@ -15,6 +15,8 @@ export interface NativeAddon {
   nativeInfo(): NativeInfo;
   setNumThreads(n: number): void;
   setSimd(level: string): void;
+  /** Measures peak FMA GFLOP/s and triad GB/s now (takes about `seconds` + a bandwidth pass). */
+  roofline(seconds: number, bytesPerArray: number): { peakGflops: number; bandwidthGbs: number };
   cpHypergrad(backend: number, ds: Float32Array, s: Float32Array, dots: Float32Array, out: Float32Array): Float32Array;
   cpLinearFwd(
     backend: number,
