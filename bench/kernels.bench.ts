@@ -1,0 +1,308 @@
+/**
+ * kernels.bench.ts — the CPU kernel suite (`npm run bench`): cp_linear_fwd_bwd, cp_conv2d_fwd_bwd,
+ * cp_mttkrp and the N-API call overhead. Each case is checked for correctness before it is timed
+ * (tinybench, median), then compared with the roofline floor measured in this same run
+ * (max(FLOPs/peak, minimal bytes/bandwidth), each input read once and each output written once)
+ * and with PyTorch CPU doing the same math when installed. Writes bench/results/kernels-cpu-<date>.json.
+ * Options: --quick (fewer, shorter cases), --no-peer.
+ */
+import { cpHypergrad, cpLinearBackward, cpLinearForward, getNumThreads, info } from '../lib';
+import { addon } from '../lib/native';
+import { type BenchCase, commit, floorMs, machine, type PeerResult, roofline, torchPeer, writeResults } from './common';
+
+const quick = process.argv.includes('--quick');
+const withPeer = !process.argv.includes('--no-peer');
+
+function rand(n: number, lo = -1, hi = 1, seed = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return out;
+}
+
+interface Case {
+  id: string;
+  op: string;
+  shape: Record<string, unknown>;
+  flops: number;
+  bytes: number;
+  /** Throws if the op's result is wrong; returns a short description of what was checked. */
+  check: () => string;
+  run: () => void;
+}
+
+/** Relative closeness with a stated tolerance (float32 sums over ~1e3–1e4 terms). */
+function close(a: number, b: number, tol: number, what: string): void {
+  if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b)))) throw new Error(`${what}: ${a} vs ${b}`);
+}
+
+function linearCase(N: number, r: number): Case {
+  const nIn = 768;
+  const nOut = 768;
+  const x = {
+    N,
+    nIn,
+    nOut,
+    r,
+    X: rand(N * nIn, -1, 1, 1),
+    U: rand(nOut * r, -1, 1, 2),
+    V: rand(nIn * r, -1, 1, 3),
+    s: rand(r, 0.1, 1, 4),
+  };
+  const dY = rand(N * nOut, -1, 1, 5);
+  const Y = new Float32Array(N * nOut);
+  const Z = new Float32Array(N * r);
+  const dX = new Float32Array(N * nIn);
+  const dU = new Float32Array(nOut * r);
+  const dV = new Float32Array(nIn * r);
+  const ds = new Float32Array(r);
+  const run = () => {
+    cpLinearForward(x, { out: Y, Z });
+    cpLinearBackward({ ...x, dY }, { Z, dX, dU, dV, ds });
+  };
+  const check = () => {
+    run();
+    // Rows 0 and N-1 of Y, and ds_0 over the whole batch, in float64.
+    for (const n of [0, N - 1]) {
+      const z = new Float64Array(r);
+      for (let i = 0; i < r; i++)
+        for (let k = 0; k < nIn; k++)
+          z[i] = (z[i] as number) + (x.X[n * nIn + k] as number) * (x.V[k * r + i] as number);
+      for (const j of [0, nOut - 1]) {
+        let y = 0;
+        for (let i = 0; i < r; i++) y += (z[i] as number) * (x.s[i] as number) * (x.U[j * r + i] as number);
+        close(Y[n * nOut + j] as number, y, 1e-4, `Y[${n},${j}]`);
+      }
+    }
+    let ds0 = 0;
+    for (let n = 0; n < N; n++) {
+      let z = 0;
+      let t = 0;
+      for (let k = 0; k < nIn; k++) z += (x.X[n * nIn + k] as number) * (x.V[k * r] as number);
+      for (let j = 0; j < nOut; j++) t += (dY[n * nOut + j] as number) * (x.U[j * r] as number);
+      ds0 += z * t;
+    }
+    close(ds[0] as number, ds0, 1e-3, 'ds[0]');
+    return 'Y rows 0 and N-1, ds[0] vs float64';
+  };
+  return {
+    id: `linear-${N}-${r}`,
+    op: 'cp_linear_fwd_bwd',
+    shape: { N, n_in: nIn, n_out: nOut, r },
+    flops: 2 * N * r * (nIn + nOut) + 2 * N * r * (2 * nOut + 2 * nIn),
+    // X read (fwd), Y written, X and dY read (bwd), dX written; factors and Z (N·r) are small
+    bytes: 4 * N * (nIn + nOut + nIn + nOut + nIn),
+    check,
+    run,
+  };
+}
+
+function conv2dCase(): Case {
+  const [B, C, H, W, F, kh, kw, r] = [32, 64, 32, 32, 64, 3, 3, 8];
+  const geom = [B, C, H, W, F, kh, kw, 1, 1, 1, 1, 1, 1];
+  const X = rand(B * C * H * W, -1, 1, 11);
+  const U = [rand(F * r, -1, 1, 12), rand(C * r, -1, 1, 13), rand(kh * r, -1, 1, 14), rand(kw * r, -1, 1, 15)] as const;
+  const s = rand(r, 0.1, 1, 16);
+  const Y = new Float32Array(B * F * H * W);
+  const dY = rand(B * F * H * W, -1, 1, 17);
+  const dX = new Float32Array(B * C * H * W);
+  const dU = [
+    new Float32Array(F * r),
+    new Float32Array(C * r),
+    new Float32Array(kh * r),
+    new Float32Array(kw * r),
+  ] as const;
+  const ds = new Float32Array(r);
+  const dots = new Float32Array(r);
+  const a = addon();
+  const run = () => {
+    a.cpConv2dFwd(0, geom, r, X, U[0], U[1], U[2], U[3], s, Y, false);
+    a.cpConv2dBwd(0, geom, r, X, U[0], U[1], U[2], U[3], s, dY, dX, false, dU[0], dU[1], dU[2], dU[3], ds, dots);
+  };
+  const check = () => {
+    run();
+    // Euler's identity for a 4-linear adapter: Σ_k ⟨u_i^(k), g_i^(k)⟩ = 4·s_i·ds_i.
+    for (let i = 0; i < r; i++) close(dots[i] as number, 4 * (s[i] as number) * (ds[i] as number), 1e-3, `dots[${i}]`);
+    return 'dots = 4·s⊙ds (Euler identity)';
+  };
+  const chain = B * H * W * (C * r) + B * H * W * (kh * r) + B * H * W * (kw * r) + B * H * W * (r * F);
+  return {
+    id: 'conv2d',
+    op: 'cp_conv2d_fwd_bwd',
+    shape: { B, C, H, W, F, kh, kw, r, stride: 1, pad: 1, dil: 1 },
+    flops: 2 * chain * 3, // forward chain, and about twice that for the backward
+    bytes: 4 * (B * C * H * W * 2 + B * F * H * W * 2),
+    check,
+    run,
+  };
+}
+
+function mttkrpCase(dims: number[], r: number): Case {
+  const factors = dims.map((n, k) => rand(n * r, -1, 1, 20 + k));
+  const s = rand(r, 0.1, 1, 30);
+  const total = dims.reduce((p, n) => p * n, 1);
+  const G = rand(total, -1, 1, 31);
+  const grads = dims.map((n) => new Float32Array(n * r));
+  const ds = new Float32Array(r);
+  const dots = new Float32Array(r);
+  const a = addon();
+  const run = () => a.cpMttkrp(0, dims, r, factors, s, G, grads, ds, dots);
+  const check = () => {
+    run();
+    const d = dims.length;
+    for (let i = 0; i < r; i++) close(dots[i] as number, d * (s[i] as number) * (ds[i] as number), 1e-3, `dots[${i}]`);
+    return `dots = ${d}·s⊙ds (Euler identity)`;
+  };
+  return {
+    id: `mttkrp-${dims.join('x')}-${r}`,
+    op: 'cp_mttkrp',
+    shape: { dims, r },
+    flops: 2 * dims.length * total * r,
+    bytes: 4 * (total + 2 * dims.reduce((p, n) => p + n * r, 0)),
+    check,
+    run,
+  };
+}
+
+async function main(): Promise<void> {
+  const { Bench } = await import('tinybench');
+  setBackend('cpu'); // this is the CPU suite (bench/gpu-check.sh times the CUDA kernels)
+  const i = info();
+  process.stdout.write(`debora kernels bench: ${machine()}, ${getNumThreads()} threads, simd ${i.cpu.simd}\n`);
+  const roof1 = roofline();
+  process.stdout.write(`roofline: ${roof1.peakGflops.toFixed(0)} GFLOP/s, ${roof1.bandwidthGbs.toFixed(1)} GB/s\n`);
+
+  const cases: Case[] = [];
+  const linearShapes: [number, number][] = quick
+    ? [
+        [512, 16],
+        [4096, 16],
+      ]
+    : [
+        [512, 8],
+        [512, 16],
+        [512, 32],
+        [4096, 8],
+        [4096, 16],
+        [4096, 32],
+      ];
+  for (const [N, r] of linearShapes) cases.push(linearCase(N, r));
+  cases.push(conv2dCase());
+  cases.push(mttkrpCase([768, 768], 32));
+  cases.push(mttkrpCase([64, 64, 3, 3], 8));
+
+  const rssBefore = process.memoryUsage().rss;
+  const results = new Map<string, { median: number | null; checked: string; note?: string }>();
+  for (const c of cases) {
+    let checked: string;
+    try {
+      checked = c.check();
+    } catch (e) {
+      const msg =
+        (e as { code?: string }).code === 'DEBORA_NOT_IMPLEMENTED'
+          ? 'not implemented'
+          : `check failed: ${(e as Error).message}`;
+      process.stdout.write(`${c.id}: ${msg}, not timed\n`);
+      results.set(c.id, { median: null, checked: 'no', note: msg });
+      continue;
+    }
+    const bench = new Bench({ time: quick ? 300 : 1500, warmupTime: 200, iterations: 5, warmupIterations: 3 });
+    bench.add(c.id, c.run);
+    await bench.run();
+    const r = bench.tasks[0]?.result as unknown as { latency?: { p50: number } };
+    const median = r.latency?.p50 ?? null;
+    results.set(c.id, { median, checked });
+    process.stdout.write(`${c.id}: ${median?.toFixed(3)} ms\n`);
+  }
+
+  const rssAfter = process.memoryUsage().rss;
+  // Call overhead: a tiny op through the TS wrapper and through the raw binding.
+  const tiny = new Float32Array([0.5]);
+  const out = new Float32Array(1);
+  const overhead = new Bench({ time: 300, warmupTime: 100 });
+  overhead.add('lib', () => cpHypergrad(tiny, tiny, tiny, { out, backend: 'cpu' }));
+  overhead.add('raw', () => addon().cpHypergrad(0, tiny, tiny, tiny, out));
+  await overhead.run();
+  const us = overhead.tasks.map((t) =>
+    ((t.result as unknown as { latency: { p50: number } }).latency.p50 * 1e3).toFixed(2),
+  );
+  process.stdout.write(`call overhead (cp_hypergrad r=1): ${us[0]} µs through lib/, ${us[1]} µs raw binding\n`);
+
+  const peer = withPeer
+    ? torchPeer(
+        cases.filter((c) => results.get(c.id)?.median !== null).map((c) => ({ id: c.id, op: c.op, shape: c.shape })),
+      )
+    : null;
+  const roof2 = roofline();
+  // The larger of the two measurements: the floor must not be flattered by a noisy moment.
+  const peak = Math.max(roof1.peakGflops, roof2.peakGflops);
+  const bw = Math.max(roof1.bandwidthGbs, roof2.bandwidthGbs);
+
+  const rows: BenchCase[] = cases.map((c) => {
+    const r = results.get(c.id) as { median: number | null; checked: string; note?: string };
+    const floor = floorMs(c.flops, c.bytes, peak, bw);
+    const p: PeerResult | null =
+      peer?.[c.id] !== undefined ? { name: 'torch-cpu-2t', median_ms: peer[c.id] as number } : null;
+    const row: BenchCase = {
+      op: c.op,
+      shape: c.shape,
+      median_ms: r.median,
+      floor_ms: floor,
+      ratio_to_floor: r.median === null ? null : r.median / floor,
+      gflops: r.median === null ? null : c.flops / (r.median * 1e6),
+      gbs: r.median === null ? null : c.bytes / (r.median * 1e6),
+      flops: c.flops,
+      bytes: c.bytes,
+      checked: r.checked,
+      peer: p,
+      speedup_vs_peer: p && r.median ? p.median_ms / r.median : null,
+    };
+    if (r.note) row.note = r.note;
+    return row;
+  });
+
+  const file = {
+    suite: 'kernels',
+    backend: 'cpu',
+    machine: machine(),
+    commit: commit(),
+    date: new Date().toISOString(),
+    threads: getNumThreads(),
+    simd: i.cpu.simd,
+    peak_gflops: peak,
+    bandwidth_gbs: bw,
+    peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+    // Resident memory across all timed cases (inputs + outputs + workspaces); growth beyond the
+    // arrays the cases allocate would mean per-call allocation.
+    rss_before_cases_mib: rssBefore / 2 ** 20,
+    rss_after_cases_mib: rssAfter / 2 ** 20,
+    call_overhead_us: { lib: Number(us[0]), raw: Number(us[1]) },
+    cases: rows,
+  };
+  const where = writeResults(file);
+
+  const fmt = (v: number | null | undefined, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
+  process.stdout.write(
+    `\npeak ${peak.toFixed(0)} GFLOP/s, bandwidth ${bw.toFixed(1)} GB/s (max of two measurements), RSS ${file.rss_before_cases_mib.toFixed(0)} -> ${file.rss_after_cases_mib.toFixed(0)} MiB over the cases\n`,
+  );
+  process.stdout.write(
+    '| op | shape | median ms | floor ms | × floor | GFLOP/s | GB/s | torch ms | speedup |\n|---|---|---|---|---|---|---|---|---|\n',
+  );
+  for (const r of rows) {
+    process.stdout.write(
+      `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} |${r.note ? ` ${r.note}` : ''}\n`,
+    );
+  }
+  process.stdout.write(`\nwritten: ${where}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
