@@ -6,7 +6,7 @@
  * and with PyTorch CPU doing the same math when installed. Writes bench/results/kernels-cpu-<date>.json.
  * Options: --quick (fewer, shorter cases), --no-peer.
  */
-import { cpHypergrad, cpLinearBackward, cpLinearForward, getNumThreads, info } from '../lib';
+import { cpHypergrad, cpLinearBackward, cpLinearForward, getNumThreads, info, setBackend } from '../lib';
 import { addon } from '../lib/native';
 import { type BenchCase, commit, floorMs, machine, type PeerResult, roofline, torchPeer, writeResults } from './common';
 
