@@ -43,14 +43,23 @@ function run(cmd, args) {
 
 if (have('cmake')) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  // A changed DEBORA_CUDA must reconfigure, so it is part of the cache key; --force rebuilds.
-  const args = [cmakeJs, force ? 'rebuild' : 'compile', '--out', 'build-cmake', '--config', buildType];
-  args.push(`--CDDEBORA_CUDA=${cuda}`, '--parallel', String(Math.max(1, require('node:os').availableParallelism())));
-  if (!run(process.execPath, args)) {
-    fail(
-      'building the native addon with cmake-js failed (see the output above). Requirements: a C++17 compiler and ' +
-        'CMake >= 3.18; for GPU kernels the CUDA toolkit (nvcc). Build without CUDA: DEBORA_CUDA=OFF npm run build:native',
-    );
+  const common = ['--out', 'build-cmake', '--config', buildType, `--CDDEBORA_CUDA=${cuda}`];
+  // configure every time (cheap when cached) so a changed DEBORA_CUDA or build type takes effect;
+  // --force starts from an empty build folder.
+  const steps = force
+    ? [['rebuild', ...common]]
+    : [
+        ['configure', ...common],
+        ['build', ...common],
+      ];
+  const jobs = String(Math.max(1, require('node:os').availableParallelism()));
+  for (const step of steps) {
+    if (!run(process.execPath, [cmakeJs, ...step, '--parallel', jobs])) {
+      fail(
+        'building the native addon with cmake-js failed (see the output above). Requirements: a C++17 compiler and ' +
+          'CMake >= 3.18; for GPU kernels the CUDA toolkit (nvcc). Build without CUDA: DEBORA_CUDA=OFF npm run build:native',
+      );
+    }
   }
 } else {
   if (cuda === 'ON') fail('DEBORA_CUDA=ON needs CMake (the node-gyp fallback builds the CPU kernels only)');
