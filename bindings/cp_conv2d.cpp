@@ -1,6 +1,7 @@
 // cp_conv2d.cpp — bindings of op cp_conv2d (CP adapter of a conv kernel, NCHW):
 //   cpConv2dFwd(backend, geom, r, X, U1, U2, U3, U4, s, Y, accumulate)
 //   cpConv2dBwd(backend, geom, r, X, U1, U2, U3, U4, s, dY, dX|null, accumulateDx, dU1, dU2, dU3, dU4, ds, dots|null)
+// and cpConv2dFwdAsync / cpConv2dBwdAsync with the same arguments, returning a Promise.
 // geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW].
 // lib/ops/cp_conv2d.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_conv2d.test.ts.
@@ -33,7 +34,12 @@ void check_factors(Napi::Env env, const Shapes& sh, int64_t r, const Napi::Float
   for (int k = 0; k < 4; ++k) need_length(env, U[k].ElementLength(), sizes_product({rows[k], r}), op, names[k]);
 }
 
-Napi::Value cp_conv2d_fwd(const Napi::CallbackInfo& info) {
+struct Call {
+  std::function<debora_status()> work;
+  std::vector<Napi::Value> keep;
+};
+
+Call parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_conv2d_fwd";
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   Napi::Env env = info.Env();
@@ -52,12 +58,14 @@ Napi::Value cp_conv2d_fwd(const Napi::CallbackInfo& info) {
     need_length(env, s.ElementLength(), r, op, "s");
     need_length(env, Y.ElementLength(), sizes_product({g.batch, g.F, sh.Ho, sh.Wo}), op, "Y");
   }
-  check(env, debora_cp_conv2d_fwd_cpu(&g, r, X.Data(), U[0].Data(), U[1].Data(), U[2].Data(), U[3].Data(), s.Data(), Y.Data(),
-                                      acc ? 1 : 0));
-  return env.Undefined();
+  float *x = X.Data(), *u1 = U[0].Data(), *u2 = U[1].Data(), *u3 = U[2].Data(), *u4 = U[3].Data(), *sp = s.Data(),
+        *y = Y.Data();
+  const debora_conv2d_geom gg = g;
+  return {[=] { return debora_cp_conv2d_fwd_cpu(&gg, r, x, u1, u2, u3, u4, sp, y, acc ? 1 : 0); },
+          {info[3], info[4], info[5], info[6], info[7], info[8], info[9]}};
 }
 
-Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
+Call parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_conv2d_bwd";
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   static const char* dnames[4] = {"dU1", "dU2", "dU3", "dU4"};
@@ -86,10 +94,32 @@ Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
     need_length(env, ds.ElementLength(), r, op, "ds");
     need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
   }
-  check(env, debora_cp_conv2d_bwd_cpu(&g, r, X.Data(), U[0].Data(), U[1].Data(), U[2].Data(), U[3].Data(), s.Data(), dY.Data(),
-                                      dX.data, acc ? 1 : 0, dU[0].Data(), dU[1].Data(), dU[2].Data(), dU[3].Data(), ds.Data(),
-                                      dots.data));
-  return env.Undefined();
+  float *x = X.Data(), *u1 = U[0].Data(), *u2 = U[1].Data(), *u3 = U[2].Data(), *u4 = U[3].Data(), *sp = s.Data(),
+        *dy = dY.Data(), *dx = dX.data, *d1 = dU[0].Data(), *d2 = dU[1].Data(), *d3 = dU[2].Data(), *d4 = dU[3].Data(),
+        *dsp = ds.Data(), *dt = dots.data;
+  const debora_conv2d_geom gg = g;
+  return {[=] {
+            return debora_cp_conv2d_bwd_cpu(&gg, r, x, u1, u2, u3, u4, sp, dy, dx, acc ? 1 : 0, d1, d2, d3, d4, dsp, dt);
+          },
+          {info[3], info[4], info[5], info[6], info[7], info[8], info[9], info[10], info[12], info[13], info[14], info[15],
+           info[16], info[17]}};
+}
+
+Napi::Value cp_conv2d_fwd(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse_fwd(info).work());
+  return info.Env().Undefined();
+}
+Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse_bwd(info).work());
+  return info.Env().Undefined();
+}
+Napi::Value cp_conv2d_fwd_async(const Napi::CallbackInfo& info) {
+  Call c = parse_fwd(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
+}
+Napi::Value cp_conv2d_bwd_async(const Napi::CallbackInfo& info) {
+  Call c = parse_bwd(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
 }
 
 }  // namespace
@@ -97,6 +127,8 @@ Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
 void register_cp_conv2d(Napi::Env env, Napi::Object exports) {
   exports.Set("cpConv2dFwd", Napi::Function::New(env, cp_conv2d_fwd, "cpConv2dFwd"));
   exports.Set("cpConv2dBwd", Napi::Function::New(env, cp_conv2d_bwd, "cpConv2dBwd"));
+  exports.Set("cpConv2dFwdAsync", Napi::Function::New(env, cp_conv2d_fwd_async, "cpConv2dFwdAsync"));
+  exports.Set("cpConv2dBwdAsync", Napi::Function::New(env, cp_conv2d_bwd_async, "cpConv2dBwdAsync"));
 }
 
 }  // namespace debora_js

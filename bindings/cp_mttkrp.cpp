@@ -1,5 +1,5 @@
 // cp_mttkrp.cpp — binding of op cp_mttkrp (dense route gradients, order 2..6):
-//   cpMttkrp(backend, dims, r, factors, s, G, grads, ds, dots|null)
+//   cpMttkrp(backend, dims, r, factors, s, G, grads, ds, dots|null), and cpMttkrpAsync (a Promise).
 // lib/ops/cp_dense.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_dense.test.ts.
 #include "common.h"
@@ -7,7 +7,12 @@
 namespace debora_js {
 namespace {
 
-Napi::Value cp_mttkrp(const Napi::CallbackInfo& info) {
+struct Call {
+  std::function<debora_status()> work;
+  std::vector<Napi::Value> keep;
+};
+
+Call parse(const Napi::CallbackInfo& info) {
   static const char* op = "cp_mttkrp";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -35,15 +40,32 @@ Napi::Value cp_mttkrp(const Napi::CallbackInfo& info) {
   need_length(env, G.ElementLength(), total, op, "G");
   need_length(env, ds.ElementLength(), r, op, "ds");
   need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
-  check(env, debora_cp_mttkrp_cpu(static_cast<int>(dims.size()), dims.data(), r, fptrs.data(), s.Data(), G.Data(),
-                                  gptrs.data(), ds.Data(), dots.data));
-  return env.Undefined();
+  float *sp = s.Data(), *g = G.Data(), *dsp = ds.Data(), *dt = dots.data;
+  // Keep every typed array itself alive, not only the JS arrays holding them (which JS could edit).
+  std::vector<Napi::Value> keep{info[4], info[5], info[7], info[8]};
+  for (uint32_t list : {3u, 6u})
+    for (uint32_t k = 0; k < info[list].As<Napi::Array>().Length(); ++k) keep.push_back(info[list].As<Napi::Array>().Get(k));
+  return {[=] {
+            return debora_cp_mttkrp_cpu(static_cast<int>(dims.size()), dims.data(), r, fptrs.data(), sp, g, gptrs.data(), dsp,
+                                        dt);
+          },
+          keep};
+}
+
+Napi::Value cp_mttkrp(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse(info).work());
+  return info.Env().Undefined();
+}
+Napi::Value cp_mttkrp_async(const Napi::CallbackInfo& info) {
+  Call c = parse(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
 }
 
 }  // namespace
 
 void register_cp_mttkrp(Napi::Env env, Napi::Object exports) {
   exports.Set("cpMttkrp", Napi::Function::New(env, cp_mttkrp, "cpMttkrp"));
+  exports.Set("cpMttkrpAsync", Napi::Function::New(env, cp_mttkrp_async, "cpMttkrpAsync"));
 }
 
 }  // namespace debora_js
