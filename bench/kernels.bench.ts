@@ -9,6 +9,7 @@
 import { cpHypergrad, cpLinearBackward, cpLinearForward, getNumThreads, info, setBackend } from '../lib';
 import { addon } from '../lib/native';
 import { type BenchCase, commit, floorMs, machine, type PeerResult, roofline, torchPeer, writeResults } from './common';
+import { fwBench } from './fw.bench';
 
 const quick = process.argv.includes('--quick');
 const withPeer = !process.argv.includes('--no-peer');
@@ -234,6 +235,10 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`call overhead (cp_hypergrad r=1): ${us[0]} µs through lib/, ${us[1]} µs raw binding\n`);
 
+  // The Frank-Wolfe step on r = 1e5 (pure TypeScript): it must never show up next to the kernels.
+  const fw = await fwBench(quick ? 200 : 500);
+  for (const f of fw) process.stdout.write(`fw ${f.op} r=${f.shape.r}: ${f.median_ms.toFixed(3)} ms\n`);
+
   const peer = withPeer
     ? torchPeer(
         cases.filter((c) => results.get(c.id)?.median !== null).map((c) => ({ id: c.id, op: c.op, shape: c.shape })),
@@ -284,6 +289,7 @@ async function main(): Promise<void> {
     rss_after_cases_mib: rssAfter / 2 ** 20,
     call_overhead_us: { lib: Number(us[0]), raw: Number(us[1]) },
     cases: rows,
+    fw_step: fw,
   };
   const where = writeResults(file);
 

@@ -7,3 +7,4 @@ export { DeboraError, type DeboraErrorCode, isDeboraError, NATIVE_ERROR_CODES } 
 export { type CudaDeviceInfo, type DeboraInfo, formatInfo, info } from './info';
 export * from './ops';
 export { getNumThreads, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from './runtime';
+export * from './fw';
