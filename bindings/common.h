@@ -34,6 +34,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char*
 struct OptionalF32 {
   float* data = nullptr;
   size_t length = 0;
+  Napi::Value value;  // the typed array itself (empty when absent), to keep it alive in async work
 };
 OptionalF32 optional_float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 // An array of Float32Array (entries may be null when allow_null).

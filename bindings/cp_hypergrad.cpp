@@ -16,6 +16,8 @@ Napi::Value cp_hypergrad(const Napi::CallbackInfo& info) {
   const size_t r = ds.ElementLength();
   if (s.ElementLength() != r || dots.ElementLength() != r || out.ElementLength() != r)
     throw_error(info.Env(), "DEBORA_SHAPE_MISMATCH", "cp_hypergrad: ds, s, dots and out must have the same length");
+  if (backend != 0 && backend != 1)
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", "cp_hypergrad: expected backend 0 (cpu) or 1 (cuda) for argument 'backend'");
   auto fn = backend == 1 ? debora_cp_hypergrad_cuda : debora_cp_hypergrad_cpu;
   check(info.Env(), fn(static_cast<int64_t>(r), ds.Data(), s.Data(), dots.Data(), out.Data()));
   return out;

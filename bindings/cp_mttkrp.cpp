@@ -41,10 +41,10 @@ Call parse(const Napi::CallbackInfo& info) {
   need_length(env, ds.ElementLength(), r, op, "ds");
   need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
   float *sp = s.Data(), *g = G.Data(), *dsp = ds.Data(), *dt = dots.data;
-  // Keep every typed array itself alive, not only the JS arrays holding them (which JS could edit).
+  // Keep the very typed arrays whose data pointers were taken (not the JS arrays holding them).
   std::vector<Napi::Value> keep{info[4], info[5], info[7], info[8]};
-  for (uint32_t list : {3u, 6u})
-    for (uint32_t k = 0; k < info[list].As<Napi::Array>().Length(); ++k) keep.push_back(info[list].As<Napi::Array>().Get(k));
+  for (const auto& f : factors) keep.push_back(f.value);
+  for (const auto& g : grads) keep.push_back(g.value);
   return {[=] {
             return debora_cp_mttkrp_cpu(static_cast<int>(dims.size()), dims.data(), r, fptrs.data(), sp, g, gptrs.data(), dsp,
                                         dt);

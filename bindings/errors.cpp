@@ -2,6 +2,7 @@
 // load (setErrorClass) so errors from the addon are `instanceof DeboraError` with a stable .code;
 // before that, a plain Error with the same name and code is thrown. Tested in test/native/errors.test.ts.
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 
@@ -67,7 +68,8 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* op, co
   if (info.Length() <= index || !info[index].IsNumber())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an integer for argument '" + name + "'");
   double v = info[index].As<Napi::Number>().DoubleValue();
-  if (!(v == static_cast<double>(static_cast<int64_t>(v))))
+  // Range first: casting NaN, Inf or |v| >= 2^63 to int64 is undefined behaviour.
+  if (!(std::fabs(v) <= 9007199254740992.0) || v != std::trunc(v))
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an integer for argument '" + name + "'");
   return static_cast<int64_t>(v);
 }
@@ -81,7 +83,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char*
 OptionalF32 optional_float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
   if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return {};
   Napi::Float32Array a = float32_arg(info, index, op, name);
-  return {a.Data(), a.ElementLength()};
+  return {a.Data(), a.ElementLength(), a};
 }
 
 std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name,
@@ -97,7 +99,7 @@ std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t
       throw_error(info.Env(), "DEBORA_INVALID_ARG",
                   std::string(op) + ": expected a Float32Array for argument '" + name + "[" + std::to_string(k) + "]'");
     Napi::Float32Array a = v.As<Napi::Float32Array>();
-    out[k] = {a.Data(), a.ElementLength()};
+    out[k] = {a.Data(), a.ElementLength(), a};
   }
   return out;
 }
@@ -110,7 +112,7 @@ std::vector<int64_t> int_list_arg(const Napi::CallbackInfo& info, size_t index, 
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value v = arr.Get(k);
     double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
-    if (x != static_cast<double>(static_cast<int64_t>(x)))
+    if (!(std::fabs(x) <= 9007199254740992.0) || x != std::trunc(x))
       throw_error(info.Env(), "DEBORA_INVALID_ARG",
                   std::string(op) + ": expected an integer for argument '" + name + "[" + std::to_string(k) + "]'");
     out[k] = static_cast<int64_t>(x);

@@ -47,10 +47,14 @@ export function cudaUnavailableReason(): string | undefined {
   return cudaReason.reason;
 }
 
-/** Resolves a requested backend (default: the one set by setBackend / $DEBORA_BACKEND). */
-export function resolveBackend(name?: BackendName): Backend {
+/**
+ * Resolves a requested backend (default: the one set by setBackend / $DEBORA_BACKEND) for an op.
+ * `hasCudaKernel` false (an op whose CUDA twin does not exist yet) makes 'auto' pick the CPU
+ * without a warning; an explicit 'cuda' is still returned, and the binding refuses it by name.
+ */
+export function resolveBackend(name?: BackendName, hasCudaKernel = true): Backend {
   const b = name === undefined ? getBackend() : oneOf('resolveBackend', 'backend', name, BACKEND_NAMES);
-  if (b === 'cpu') return 'cpu';
+  if (b === 'cpu' || (b === 'auto' && !hasCudaKernel)) return 'cpu';
   const reason = cudaUnavailableReason();
   if (b === 'cuda') {
     if (reason !== undefined) {

@@ -232,7 +232,7 @@ export function addonPath(): string {
 
 function warnBadThreadEnv(): void {
   const v = process.env.DEBORA_NUM_THREADS;
-  if (v !== undefined && !/^\d+$/.test(v.trim())) {
+  if (v !== undefined && !/^\d+$/.test(v)) {
     process.emitWarning(`DEBORA_NUM_THREADS='${v}' is not a positive integer; using the number of cores`, {
       code: 'DEBORA_BAD_ENV',
     });

@@ -57,14 +57,21 @@ if (have('cmake')) {
     if (!run(process.execPath, [cmakeJs, ...step, '--parallel', jobs])) {
       fail(
         'building the native addon with cmake-js failed (see the output above). Requirements: a C++17 compiler and ' +
-          'CMake >= 3.18; for GPU kernels the CUDA toolkit (nvcc). Build without CUDA: DEBORA_CUDA=OFF npm run build:native',
+          'CMake >= 3.19; for GPU kernels the CUDA toolkit (nvcc). Build without CUDA: DEBORA_CUDA=OFF npm run build:native',
       );
     }
   }
 } else {
   if (cuda === 'ON') fail('DEBORA_CUDA=ON needs CMake (the node-gyp fallback builds the CPU kernels only)');
   process.stdout.write('debora: CMake not found; building the CPU-only addon with node-gyp (binding.gyp)\n');
-  const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
-  if (!fs.existsSync(gyp)) fail('neither CMake nor node-gyp is available: install CMake (apt-get install cmake)');
+  let gyp = process.env.npm_config_node_gyp;
+  if (!gyp) {
+    try {
+      gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+    } catch {
+      gyp = undefined;
+    }
+  }
+  if (!gyp || !fs.existsSync(gyp)) fail('neither CMake nor node-gyp is available: install CMake (apt-get install cmake)');
   if (!run(process.execPath, [gyp, 'rebuild'])) fail('building the native addon with node-gyp failed (see above)');
 }

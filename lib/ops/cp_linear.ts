@@ -66,6 +66,9 @@ export interface CpLinearBackwardResult {
   dots?: Float32Array;
 }
 
+/** No CUDA twin yet (issue 4): 'auto' runs this op on the CPU even where a GPU is usable. */
+const HAS_CUDA_KERNEL = false;
+
 function dims(where: string, d: CpLinearDims): CpLinearDims {
   return {
     N: int(where, 'N', d.N, 0),
@@ -99,7 +102,7 @@ function forwardArgs(x: CpLinearInputs, opts: CpLinearForwardOptions) {
   const Y = opts.out === undefined ? new Float32Array(N * nOut) : f32(where, 'out', opts.out, N * nOut);
   const Z = optionalOut(where, 'Z', opts.Z, N * r);
   const args = [
-    backendCode(resolveBackend(opts.backend)),
+    backendCode(resolveBackend(opts.backend, HAS_CUDA_KERNEL)),
     N,
     nIn,
     nOut,
@@ -137,7 +140,7 @@ function backwardArgs(x: CpLinearInputs & { dY: Float32Array }, opts: CpLinearBa
   const ds = opts.ds === undefined ? new Float32Array(r) : f32(where, 'ds', opts.ds, r);
   const dots = optionalOut(where, 'dots', opts.dots, r);
   const args = [
-    backendCode(resolveBackend(opts.backend)),
+    backendCode(resolveBackend(opts.backend, HAS_CUDA_KERNEL)),
     N,
     nIn,
     nOut,

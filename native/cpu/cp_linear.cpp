@@ -7,14 +7,15 @@
  * for a given thread count). The rank is padded to the SIMD width in cached copies of the factors.
  * Workspaces are thread-local and grow-only, so a steady training loop allocates nothing.
  * Tested in test/native/cp_linear.test.ts and test/native/driver_cp_linear.cpp. */
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "internal.h"
 #include "simd.h"
+#if DEBORA_X86
+#include <immintrin.h>
+#endif
 #include "thread_pool.h"
 
 namespace {

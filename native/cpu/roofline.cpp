@@ -3,8 +3,6 @@
  * the CPU has, every pool thread) and the memory bandwidth (STREAM triad over arrays far larger
  * than the caches). Ratios of kernel time to these floors are what the benchmarks report.
  * Not an op: no CUDA twin. Tested (sanity only: positive, finite) in test/native/runtime.test.ts. */
-#include <immintrin.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,6 +11,9 @@
 
 #include "internal.h"
 #include "simd.h"
+#if DEBORA_X86
+#include <immintrin.h>
+#endif
 #include "thread_pool.h"
 
 namespace {
@@ -73,7 +74,7 @@ extern "C" debora_status debora_roofline_peak_gflops(double seconds, double* gfl
         }
       });
     };
-    /* Calibrate to ~seconds/5 per trial, keep the best of 5 trials (the others saw noise). */
+    /* Calibrate to ~seconds/20 per trial, keep the best of 5 trials (the others saw noise). */
     int64_t iters = 1 << 16;
     for (;;) {
       auto t0 = std::chrono::steady_clock::now();

@@ -21,7 +21,9 @@ int default_threads() {
   if (const char* env = std::getenv("DEBORA_NUM_THREADS")) {
     char* end = nullptr;
     long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
+    bool digits = *env != '\0';
+    for (const char* c = env; *c; ++c) digits = digits && *c >= '0' && *c <= '9';
+    if (digits && end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
     /* An unusable value falls back to the default; the TS loader reports it as a warning. */
   }
   unsigned hw = std::thread::hardware_concurrency();
@@ -33,19 +35,25 @@ class Pool {
   Pool() : size_(default_threads()) { start(size_ - 1); }
   ~Pool() { stop(); }
 
-  int size() const { return size_; }
+  int size() const { return size_.load(std::memory_order_relaxed); }
 
   void resize(int n) {
     if (n < 1) throw std::invalid_argument("thread count must be >= 1");
     std::lock_guard<std::mutex> busy(busy_);
     stop();
-    size_ = n;
+    size_.store(n, std::memory_order_relaxed);
     start(n - 1);
   }
 
   void run(int64_t n_chunks, const std::function<void(int64_t)>& chunk) {
+    /* Inside a task this thread may already own busy_: never try_lock it again (undefined for
+     * std::mutex); a nested call just runs serially. */
+    if (t_inside_task || n_chunks == 1) {
+      for (int64_t c = 0; c < n_chunks; ++c) chunk(c);
+      return;
+    }
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || t_inside_task || workers_.empty() || n_chunks == 1) {
+    if (!busy.owns_lock() || workers_.empty()) {
       for (int64_t c = 0; c < n_chunks; ++c) chunk(c);
       return;
     }
@@ -122,7 +130,7 @@ class Pool {
     workers_.clear();
   }
 
-  int size_;
+  std::atomic<int> size_;  // read without busy_ by pool_size()
   std::vector<std::thread> workers_;
   std::mutex busy_;  // held for a whole job or resize
   std::mutex m_;     // guards the fields below
@@ -136,9 +144,11 @@ class Pool {
   std::exception_ptr error_;
 };
 
+/* Never destroyed: at process exit a libuv thread may still be inside run() (an async op in
+ * flight), and destroying the mutexes under it would crash. The OS reclaims the threads. */
 Pool& pool() {
-  static Pool p;
-  return p;
+  static Pool* p = new Pool();
+  return *p;
 }
 
 }  // namespace
@@ -151,7 +161,7 @@ void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t
   min_chunk = std::max<int64_t>(min_chunk, 1);
   const int64_t threads = pool().size();
   /* A few chunks per thread so a slow core does not hold up the rest. */
-  int64_t n_chunks = std::min<int64_t>((n + min_chunk - 1) / min_chunk, threads * 4);
+  int64_t n_chunks = std::min<int64_t>(n / min_chunk, threads * 4);  // every chunk >= min_chunk
   n_chunks = std::max<int64_t>(n_chunks, 1);
   const int64_t step = (n + n_chunks - 1) / n_chunks;
   n_chunks = (n + step - 1) / step;

@@ -84,3 +84,12 @@ test('DEBORA_BACKEND sets the default and is validated', () => {
   );
   expect(() => freshLib().setBackend('gpu' as never)).toThrow(/argument 'name', received 'gpu'/);
 });
+
+test("'auto' runs ops without a CUDA kernel on the CPU even where CUDA is usable", () => {
+  const lib = freshLib();
+  expect(lib.resolveBackend('auto', false)).toBe('cpu');
+  expect(lib.resolveBackend('cpu', false)).toBe('cpu');
+  // an explicit 'cuda' is passed through (the binding then refuses it by op name) or refused as unavailable
+  if (cudaAvailable) expect(lib.resolveBackend('cuda', false)).toBe('cuda');
+  else expect(() => lib.resolveBackend('cuda', false)).toThrow(/unavailable/);
+});

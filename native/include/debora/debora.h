@@ -57,7 +57,7 @@ int debora_hardware_threads(void);
 debora_status debora_set_num_threads(int n);
 
 /* Machine limits for the benchmarks, measured now with the current pool and SIMD level: peak FP32
- * FMA rate (GFLOP/s, best of 5 trials of about seconds/5 each) and STREAM-triad bandwidth (GB/s,
+ * FMA rate (GFLOP/s, best of 5 trials of about seconds/20 each) and STREAM-triad bandwidth (GB/s,
  * counting 3 arrays of bytes_per_array per pass; best of 6). */
 debora_status debora_roofline_peak_gflops(double seconds, double* gflops);
 debora_status debora_roofline_bandwidth_gbs(int64_t bytes_per_array, double* gbs);
