@@ -2,6 +2,13 @@
  * index.ts — the op wrappers, one module per native op (see native/README.md for the table).
  */
 export { GEOMETRIES, type Geometry, type OpOptions } from './common';
+export {
+  CP_DENSE_MAX_ORDER,
+  CP_DENSE_MIN_ORDER,
+  type CpMttkrpResult,
+  cpMaterialize,
+  cpMttkrp,
+} from './cp_dense';
 export { cpHypergrad } from './cp_hypergrad';
 export {
   type CpLinearBackwardOptions,
@@ -15,3 +22,4 @@ export {
   cpLinearForward,
   cpLinearForwardAsync,
 } from './cp_linear';
+export { cpTangent } from './cp_tangent';

@@ -1,0 +1,404 @@
+/* cp_dense_kernels.h — bodies of the dense-route ops cp_materialize and cp_mttkrp, written once against a
+ * vector traits type `V` (cp_dense_simd.h). NO include guard on purpose: each op file includes it once per
+ * SIMD level, inside `namespace <level> { using V = <Traits>; ... }` and that level's GCC target region, so
+ * the same code becomes scalar, AVX2 and AVX-512 machine code. Requires cp_dense_common.h, thread_pool.h.
+ * Algorithms and layouts: docs/kernels-dense.md. Tested in test/native/cp_dense.test.ts and
+ * test/native/driver_cp_dense.cpp (which also builds it with an emulated 16-wide vector). */
+
+constexpr int64_t W = V::W;
+using vec = V::vec;
+
+/* Below this many multiply-adds a call stays on the calling thread: waking a worker costs microseconds
+ * (milliseconds when the other core is busy: measured here), as much as the whole 64x64x3x3 r=8 case
+ * (PEERS.md: small kernels are call-bound). */
+constexpr int64_t kParallelMinWork = int64_t{1} << 20;
+/* Multiply-adds per parallel chunk at least, so a chunk outweighs its dispatch and its partial buffer. */
+constexpr int64_t kWorkPerChunk = int64_t{1} << 18;
+
+/* ---- the micro-kernel ----------------------------------------------------------------------------------
+ * C[m, v*W .. v*W+W) (+)= sum_k a[m*am + k*ak] * b[k*bk + v*W ..], for m < MR, v < NV: MR broadcasts and NV
+ * vector loads feed MR*NV independent FMA chains per step of k (MR*NV <= 12 keeps them in 16 registers with
+ * room for the operands). Strides make one kernel serve every product below:
+ *   materialize  out[p, q]  = sum_i  A[p, i] Bt[i, q]      (a: packed rows of A, b: packed columns of Bt)
+ *   mttkrp       Y[p, i]   += sum_q  G[p, q] B[q, i]       (a: rows of G, broadcast along q)
+ *                Z[q, i]   += sum_p  G[p, q] A[p, i]       (a: columns of G, broadcast along p) */
+template <int MR, int NV, bool kAccumulate>
+inline void mk(int64_t K, const float* __restrict a, int64_t am, int64_t ak, const float* __restrict b, int64_t bk,
+               float* __restrict c, int64_t cm) {
+  vec acc[MR][NV];
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = kAccumulate ? V::load(c + m * cm + v * W) : V::zero();
+  for (int64_t k = 0; k < K; ++k) {
+    vec bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * bk + v * W);
+    for (int m = 0; m < MR; ++m) {
+      const vec av = V::set1(a[m * am + k * ak]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = V::fma(av, bv[v], acc[m][v]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) V::store(c + m * cm + v * W, acc[m][v]);
+}
+
+/* Rows per micro-kernel call for NV vectors of columns: MR*NV <= 12 accumulators. */
+constexpr int rows_for(int nv) { return nv == 1 ? 8 : nv == 2 ? 6 : nv == 3 ? 4 : 3; }
+
+/* C[0..M) rows, NV vectors wide, += over K: full micro-tiles, then the few leftover rows one at a time (one
+ * instantiation per NV instead of one per leftover count: they are a small share of any large call). */
+template <int NV>
+inline void gemm_acc_nv(int64_t M, int64_t K, const float* a, int64_t am, int64_t ak, const float* b, int64_t bk,
+                        float* c, int64_t cm) {
+  constexpr int R = rows_for(NV);
+  int64_t m = 0;
+  for (; m + R <= M; m += R) mk<R, NV, true>(K, a + m * am, am, ak, b, bk, c + m * cm, cm);
+  for (; m < M; ++m) mk<1, NV, true>(K, a + m * am, am, ak, b, bk, c + m * cm, cm);
+}
+
+/* C (M x nvec*W, row stride cm) += sum_k a(m, k) b(k, :), in column groups of up to 4 vectors. */
+inline void gemm_acc(int64_t nvec, int64_t M, int64_t K, const float* a, int64_t am, int64_t ak, const float* b,
+                     int64_t bk, float* c, int64_t cm) {
+  if (M <= 0 || K <= 0) return;
+  for (int64_t v0 = 0; v0 < nvec; v0 += 4) {
+    const int64_t nv = std::min<int64_t>(4, nvec - v0);
+    const float* bb = b + v0 * W;
+    float* cc = c + v0 * W;
+    switch (nv) {
+      case 1: gemm_acc_nv<1>(M, K, a, am, ak, bb, bk, cc, cm); break;
+      case 2: gemm_acc_nv<2>(M, K, a, am, ak, bb, bk, cc, cm); break;
+      case 3: gemm_acc_nv<3>(M, K, a, am, ak, bb, bk, cc, cm); break;
+      default: gemm_acc_nv<4>(M, K, a, am, ak, bb, bk, cc, cm); break;
+    }
+  }
+}
+
+/* ---- rows of Khatri-Rao products ---------------------------------------------------------------------------
+ * Factors are used through copies padded to rp = r rounded up to W (zero columns) so every row operation is
+ * whole vectors. */
+
+/* out (n x rp, n = prod of dims[k0..k1)) = the Khatri-Rao product of modes [k0, k1), row-major (last mode
+ * fastest): out[(i_k0, ..., i_{k1-1}), :] = prod_k Up[k][i_k, :]. Built from the last mode backwards in place
+ * at the end of out, one vector multiply per vector of output: the block for mode k's last index is the
+ * previous block itself (scaled in place, after the blocks before it, which do not overlap it, are written). */
+inline void build_kr(const int64_t* dims, const float* const* Up, int64_t rp, int k0, int k1, float* out) {
+  int64_t n = 1;
+  for (int k = k0; k < k1; ++k) n *= dims[k];
+  int64_t len = dims[k1 - 1];
+  std::memcpy(out + (n - len) * rp, Up[k1 - 1], sizeof(float) * static_cast<size_t>(len * rp));
+  for (int k = k1 - 2; k >= k0; --k) {
+    const float* src = out + (n - len) * rp;
+    float* dst = out + (n - dims[k] * len) * rp;
+    for (int64_t ik = 0; ik < dims[k]; ++ik) {
+      const float* u = Up[k] + ik * rp;
+      float* blk = dst + ik * len * rp;
+      for (int64_t j = 0; j < len; ++j)
+        for (int64_t v = 0; v < rp; v += W)
+          V::store(blk + j * rp + v, V::mul(V::load(u + v), V::load(src + j * rp + v)));
+    }
+    len *= dims[k];
+  }
+}
+
+/* Up[k] = factors[k] padded to rp columns (or the factor itself when r = rp), and s padded likewise, carved
+ * from ws; returns the first unused float of ws. */
+inline float* pad_inputs(const Shape& sh, const float* const* U, const float* s, int64_t rp, const float** Up,
+                         float** spad, float* ws) {
+  const int64_t r = sh.r;
+  for (int k = 0; k < sh.d; ++k) {
+    if (rp == r) {
+      Up[k] = U[k];
+      continue;
+    }
+    float* dst = ws;
+    ws += sh.dims[k] * rp;
+    for (int64_t j = 0; j < sh.dims[k]; ++j) {
+      std::memcpy(dst + j * rp, U[k] + j * r, sizeof(float) * static_cast<size_t>(r));
+      std::memset(dst + j * rp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
+    }
+    Up[k] = dst;
+  }
+  *spad = ws;
+  std::memcpy(ws, s, sizeof(float) * static_cast<size_t>(r));
+  std::memset(ws + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
+  return ws + rp;
+}
+
+inline int64_t padded_size(const Shape& sh, int64_t rp) {
+  int64_t n = rp;
+  if (rp != sh.r)
+    for (int k = 0; k < sh.d; ++k) n += sh.dims[k] * rp;
+  return n;
+}
+
+/* ---- cp_materialize -------------------------------------------------------------------------------------
+ * out (P x Q) = (A diag(s)) Bt with A = KR(leading modes) (P x r) and Bt = KR(trailing modes)^T (r x Q): a GEMM
+ * with inner dimension r. Both operands are packed once per call: A diag(s) in MR-row groups (i-major within a
+ * group), Bt in NR-column tiles (zero beyond Q). Each output element is written once and never read. */
+constexpr int kMatMR = 6;
+constexpr int kMatNV = 2;
+constexpr int64_t kMatNR = kMatNV * W;
+constexpr int64_t kMatRowBlock = 8 * kMatMR;                                       /* rows per unit of work */
+constexpr int64_t kMatColPanel = std::max<int64_t>(kMatNR, 256 / kMatNR * kMatNR); /* columns per unit */
+
+inline void run_materialize(const Shape& sh, const float* const* U, const float* s, float* out) {
+  const int64_t r = sh.r, P = sh.P, Q = sh.Q, rp = round_up(r, W);
+  const int64_t n_groups = (P + kMatMR - 1) / kMatMR, Qp = round_up(Q, kMatNR);
+  float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + n_groups * kMatMR * r + Qp * r +
+                                             std::max(P, Q) * rp));
+  const float* Up[kMaxOrder];
+  float* spad = nullptr;
+  float* Apack = pad_inputs(sh, U, s, rp, Up, &spad, ws);
+  float* Bpack = Apack + n_groups * kMatMR * r;
+  float* kr = Bpack + Qp * r; /* Khatri-Rao rows of a side with several modes, before packing */
+
+  /* Apack[(g r + i) MR + m] = s_i A[g MR + m, i] (zero rows past P) */
+  const float* A = Up[0];
+  if (sh.t > 1) {
+    build_kr(sh.dims, Up, rp, 0, sh.t, kr);
+    A = kr;
+  }
+  std::memset(Apack + (n_groups - 1) * kMatMR * r, 0, sizeof(float) * static_cast<size_t>(kMatMR * r));
+  for (int64_t p = 0; p < P; ++p) {
+    float* dst = Apack + (p / kMatMR) * r * kMatMR + p % kMatMR;
+    for (int64_t i = 0; i < r; ++i) dst[i * kMatMR] = spad[i] * A[p * rp + i];
+  }
+  /* Bpack[(j r + i) NR + c] = Bt[i, j NR + c]: each NR-column tile's r x NR block is contiguous. */
+  const float* B = Up[sh.d - 1];
+  if (sh.d - sh.t > 1) {
+    build_kr(sh.dims, Up, rp, sh.t, sh.d, kr);
+    B = kr;
+  }
+  std::memset(Bpack + (Qp - kMatNR) * r, 0, sizeof(float) * static_cast<size_t>(kMatNR * r));
+  for (int64_t j = 0; j < Qp / kMatNR; ++j) {
+    const int64_t cols = std::min<int64_t>(kMatNR, Q - j * kMatNR);
+    const float* src = B + j * kMatNR * rp;
+    float* dst = Bpack + j * r * kMatNR;
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t c = 0; c < cols; ++c) dst[i * kMatNR + c] = src[c * rp + i];
+  }
+
+  const int64_t n_rb = (P + kMatRowBlock - 1) / kMatRowBlock, n_cp = (Q + kMatColPanel - 1) / kMatColPanel;
+  auto units = [&](int64_t b, int64_t e) {
+    alignas(64) float tmp[kMatMR * kMatNR];
+    for (int64_t u = b; u < e; ++u) {
+      const int64_t rb = u / n_cp, cp = u % n_cp;
+      const int64_t p1 = std::min(P, (rb + 1) * kMatRowBlock), q1 = std::min(Q, (cp + 1) * kMatColPanel);
+      for (int64_t p = rb * kMatRowBlock; p < p1; p += kMatMR) {
+        const int64_t rows = std::min<int64_t>(kMatMR, p1 - p);
+        const float* ap = Apack + (p / kMatMR) * r * kMatMR;
+        for (int64_t q = cp * kMatColPanel; q < q1; q += kMatNR) {
+          const int64_t cols = std::min<int64_t>(kMatNR, Q - q);
+          const float* bt = Bpack + (q / kMatNR) * r * kMatNR;
+          if (rows == kMatMR && cols == kMatNR) {
+            mk<kMatMR, kMatNV, false>(r, ap, 1, kMatMR, bt, kMatNR, out + p * Q + q, Q);
+          } else {
+            mk<kMatMR, kMatNV, false>(r, ap, 1, kMatMR, bt, kMatNR, tmp, kMatNR);
+            for (int64_t m = 0; m < rows; ++m)
+              std::memcpy(out + (p + m) * Q + q, tmp + m * kMatNR, sizeof(float) * static_cast<size_t>(cols));
+          }
+        }
+      }
+    }
+  };
+  if (sh.N * r < kParallelMinWork || pool_size() == 1) units(0, n_rb * n_cp);
+  else parallel_for(n_rb * n_cp, 1, units);
+}
+
+/* ---- cp_mttkrp -------------------------------------------------------------------------------------------
+ * With A = KR(leading modes) (P x rp) and B = KR(trailing modes) (Q x rp):  Y = G B  (P x rp)  and
+ * Z = G^T A  (Q x rp), computed together tile by tile so each tile of G comes from memory once and is reused
+ * from cache by both products. Everything else is O((P + Q) r d): a leading mode's gradient sums rows of
+ * s . Y times the other leading factors, a trailing mode's sums rows of s . Z; ds_i = sum_p Y[p,i] A[p,i]. */
+constexpr int64_t kTileRows = 48; /* rows of G per tile (the K of the Z product); a multiple of 3, 4, 6 and 8 */
+constexpr int64_t kTileCols = 64; /* columns of G per tile: G tile 12 KiB, B and Z slices 64 x rp: L1-sized */
+
+inline void mttkrp_block(int64_t rp, int64_t Q, const float* G, const float* A, const float* B, int64_t p0,
+                         int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z) {
+  const int64_t nvec = rp / W;
+  /* A short last tile takes the leftover along (tiles up to twice the size) rather than run on its own. */
+  for (int64_t qb = q0, qe; qb < q1; qb = qe) {
+    qe = q1 - qb < 2 * kTileCols ? q1 : qb + kTileCols;
+    for (int64_t pb = p0, pe; pb < p1; pb = pe) {
+      pe = p1 - pb < 2 * kTileRows ? p1 : pb + kTileRows;
+      const float* g = G + pb * Q + qb;
+      gemm_acc(nvec, pe - pb, qe - qb, g, Q, 1, B + qb * rp, rp, Y + pb * rp, rp);
+      gemm_acc(nvec, qe - qb, pe - pb, g, 1, Q, A + pb * rp, rp, Z + qb * rp, rp);
+    }
+  }
+}
+
+/* dst[0..n) += sum over parts 1..C-1 of parts[c * stride ..], in part order (deterministic). */
+inline void reduce_parts(float* parts, int64_t C, int64_t stride, int64_t n) {
+  auto body = [&](int64_t b, int64_t e) {
+    for (int64_t c = 1; c < C; ++c) {
+      const float* __restrict src = parts + c * stride;
+      float* __restrict dst = parts;
+      for (int64_t j = b; j < e; j += W) V::store(dst + j, V::add(V::load(dst + j), V::load(src + j)));
+    }
+  };
+  if (C <= 1) return;
+  /* n is a multiple of rp, hence of W; chunks of 4096 (a multiple of every W) keep whole vectors. */
+  if (n * C < kParallelMinWork / 8) body(0, n);
+  else parallel_for(n / 4096 + 1, 1, [&](int64_t b, int64_t e) { body(b * 4096, std::min(n, e * 4096)); });
+}
+
+/* True when x[0..n) (n a multiple of W) is all finite: x * 0 is 0 for finite x and NaN otherwise. */
+inline bool all_finite(const float* x, int64_t n) {
+  vec acc = V::zero();
+  const vec zero = V::zero();
+  for (int64_t j = 0; j < n; j += W) acc = V::fma(V::load(x + j), zero, acc);
+  alignas(64) float lanes[W];
+  V::store(lanes, acc);
+  for (int64_t l = 0; l < W; ++l)
+    if (lanes[l] != 0.0f) return false;
+  return true;
+}
+
+/* Floats of scratch side_grads needs for a side of n rows (modes [k0, k1)). */
+inline int64_t side_work(const Shape& sh, int64_t rp, int64_t n, int k0, int k1) {
+  if (k1 - k0 == 1) return 0;
+  int64_t sum_n = 0;
+  for (int k = k0; k < k1; ++k) sum_n += sh.dims[k];
+  return (sum_n + 3 * (n / sh.dims[k0])) * rp;
+}
+
+/* Gradients of the modes [k0, k1) from M (n x rp, n = product of those modes, last mode fastest):
+ *   grads[k][l, i] = s_i sum_{rows j with idx_k = l} M[j, i] prod_{m in [k0, k1), m != k} U_m[idx_m, i].
+ * One mode: a scaled copy. Several: mode by mode from the slowest, each level is the same pair of contractions
+ * as the main pass, on the small M:  g_k[l] = sum_q W[l, q] . KR_rest[q]  and  W'[q] = sum_l W[l, q] . U_k[l],
+ * then W' (the rest of the modes) goes to the next level. O(n r) in all, accumulators in registers. */
+inline void side_grads(const Shape& sh, const float* const* Up, const float* spad, int64_t rp, const float* M,
+                       int64_t n, int k0, int k1, float* const* grads, float* work) {
+  const int64_t r = sh.r;
+  if (k1 - k0 == 1) {
+    float* g = grads[k0];
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < r; ++i) g[j * r + i] = spad[i] * M[j * rp + i];
+    return;
+  }
+  float* gacc[kMaxOrder];
+  for (int k = k0; k < k1; ++k) {
+    gacc[k] = work;
+    work += sh.dims[k] * rp;
+  }
+  const int64_t cap = (n / sh.dims[k0]) * rp;
+  float* kr = work;
+  float* wbuf[2] = {work + cap, work + 2 * cap};
+  const float* Wcur = M;
+  int64_t rows = n;
+  for (int k = k0; k < k1; ++k) {
+    const int64_t nk = sh.dims[k], rest = rows / nk;
+    if (k == k1 - 1) {  // rest == 1: the remaining W is this mode's gradient
+      std::memcpy(gacc[k], Wcur, sizeof(float) * static_cast<size_t>(nk * rp));
+      break;
+    }
+    build_kr(sh.dims, Up, rp, k + 1, k1, kr);
+    float* Wnext = wbuf[(k - k0) & 1];
+    std::memset(Wnext, 0, sizeof(float) * static_cast<size_t>(rest * rp));
+    for (int64_t l = 0; l < nk; ++l) {
+      const float* Wl = Wcur + l * rest * rp;
+      for (int64_t v = 0; v < rp; v += W) {
+        const vec u = V::load(Up[k] + l * rp + v);
+        vec acc = V::zero();
+        for (int64_t q = 0; q < rest; ++q) {
+          const vec w = V::load(Wl + q * rp + v);
+          acc = V::fma(w, V::load(kr + q * rp + v), acc);
+          V::store(Wnext + q * rp + v, V::fma(w, u, V::load(Wnext + q * rp + v)));
+        }
+        V::store(gacc[k] + l * rp + v, acc);
+      }
+    }
+    Wcur = Wnext;
+    rows = rest;
+  }
+  for (int k = k0; k < k1; ++k)
+    for (int64_t l = 0; l < sh.dims[k]; ++l)
+      for (int64_t i = 0; i < r; ++i) grads[k][l * r + i] = spad[i] * gacc[k][l * rp + i];
+}
+
+inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* const* U, const float* s,
+                                const float* G, float* const* grads, float* ds, float* dots) {
+  const int64_t r = sh.r, rp = round_up(r, W), P = sh.P, Q = sh.Q;
+  const int t = sh.t, d = sh.d;
+
+  /* Chunks: one per thread at most, over the longer side of the P x Q view; each chunk owns a partial of
+   * the product along the other side, summed afterwards in chunk order (bitwise reproducible for a given
+   * thread count). */
+  const bool split_rows = P >= Q;
+  const int64_t len = split_rows ? P : Q;
+  int64_t C = 1;
+  if (sh.N * rp >= kParallelMinWork) {
+    C = std::min<int64_t>(pool_size(), std::max<int64_t>(1, sh.N * rp / kWorkPerChunk));
+    C = std::max<int64_t>(1, std::min(C, len / 8));
+  }
+
+  /* A single-mode side is the (padded) factor itself; several modes need their Khatri-Rao rows built. */
+  const bool kr_a = t > 1, kr_b = d - t > 1;
+  const int64_t nY = P * rp * (split_rows ? 1 : C), nZ = Q * rp * (split_rows ? C : 1);
+  const int64_t n_side = std::max(side_work(sh, rp, P, 0, t), side_work(sh, rp, Q, t, d));
+  float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + (kr_a ? P * rp : 0) + (kr_b ? Q * rp : 0) + nY +
+                                             nZ + n_side + rp));
+  const float* Up[kMaxOrder];
+  float* spad = nullptr;
+  float* Abuf = pad_inputs(sh, U, s, rp, Up, &spad, ws);
+  float* Bbuf = Abuf + (kr_a ? P * rp : 0);
+  float* Y = Bbuf + (kr_b ? Q * rp : 0);
+  float* Z = Y + nY;
+  float* side = Z + nZ;
+  float* acc = side + n_side;
+  if (kr_a) build_kr(sh.dims, Up, rp, 0, t, Abuf);
+  if (kr_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
+  const float* A = kr_a ? Abuf : Up[0];
+  const float* B = kr_b ? Bbuf : Up[d - 1];
+
+  auto chunk = [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      /* Chunk bounds on multiples of 48 rows/columns (whole micro-tiles) when the side is long enough. */
+      const int64_t align = len >= 48 * C ? 48 : 1;
+      const int64_t lo = c == 0 ? 0 : len * c / C / align * align;
+      const int64_t hi = c + 1 == C ? len : len * (c + 1) / C / align * align;
+      if (split_rows) {
+        float* Zc = Z + c * Q * rp;
+        std::memset(Y + lo * rp, 0, sizeof(float) * static_cast<size_t>((hi - lo) * rp));
+        std::memset(Zc, 0, sizeof(float) * static_cast<size_t>(Q * rp));
+        mttkrp_block(rp, Q, G, A, B, lo, hi, 0, Q, Y, Zc);
+      } else {
+        float* Yc = Y + c * P * rp;
+        std::memset(Yc, 0, sizeof(float) * static_cast<size_t>(P * rp));
+        std::memset(Z + lo * rp, 0, sizeof(float) * static_cast<size_t>((hi - lo) * rp));
+        mttkrp_block(rp, Q, G, A, B, 0, P, lo, hi, Yc, Z);
+      }
+    }
+  };
+  if (C == 1) chunk(0, 1);
+  else parallel_for(C, 1, chunk);
+  if (split_rows) reduce_parts(Z, C, Q * rp, Q * rp);
+  else reduce_parts(Y, C, P * rp, P * rp);
+
+  /* G is not scanned up front (that would be a second pass over the largest input): a NaN or infinity
+   * anywhere in row p of G makes Y[p, :] non-finite (x * NaN = NaN, inf * 0 = NaN, inf + finite = inf), so
+   * checking the small Y and Z before any output is written catches it; only then is G searched, to name
+   * the first offending index. */
+  if (!all_finite(Y, P * rp) || !all_finite(Z, Q * rp)) {
+    for (int64_t j = 0; j < sh.N; ++j)
+      if (!std::isfinite(G[j]))
+        return fail(DEBORA_NON_FINITE, "%s: expected finite values for argument 'G', received %s at index %lld", op,
+                    std::isnan(G[j]) ? "NaN" : (G[j] > 0 ? "Infinity" : "-Infinity"), static_cast<long long>(j));
+    return fail(DEBORA_NON_FINITE, "%s: expected values whose products fit in float32 for argument 'G', received "
+                "values that overflow it", op);
+  }
+
+  side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side);
+  side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side);
+  for (int64_t v = 0; v < rp; v += W) V::store(acc + v, V::zero());
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t v = 0; v < rp; v += W)
+      V::store(acc + v, V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), V::load(acc + v)));
+  std::memcpy(ds, acc, sizeof(float) * static_cast<size_t>(r));
+  if (dots != nullptr) {
+    for (int64_t i = 0; i < r; ++i) dots[i] = 0.0f;
+    for (int k = 0; k < d; ++k)
+      for (int64_t j = 0; j < sh.dims[k]; ++j)
+        for (int64_t i = 0; i < r; ++i) dots[i] += U[k][j * r + i] * grads[k][j * r + i];
+  }
+  return DEBORA_OK;
+}
