@@ -3,6 +3,16 @@
  */
 export { GEOMETRIES, type Geometry, type OpOptions } from './common';
 export {
+  type Conv2dGeometry,
+  type Conv2dPair,
+  type CpConv2dBackwardOptions,
+  type CpConv2dFactors,
+  type CpConv2dGrads,
+  conv2dOutputSize,
+  cpConv2dBackward,
+  cpConv2dForward,
+} from './cp_conv2d';
+export {
   CP_DENSE_MAX_ORDER,
   CP_DENSE_MIN_ORDER,
   type CpMttkrpResult,

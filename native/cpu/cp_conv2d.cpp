@@ -1,12 +1,595 @@
-/* cp_conv2d.cpp — CPU kernel of op cp_conv2d. NOT IMPLEMENTED YET: every entry returns
- * DEBORA_NOT_IMPLEMENTED (placeholder so the build lists are complete while it is written). */
+/* cp_conv2d.cpp — CPU kernel of op cp_conv2d (ALGORITHM.md section 1, d = 4): the CP adapter of a
+ * conv kernel applied to an NCHW batch as the chain 1x1 (U2^T) -> kh x 1 (U3) -> 1 x kw (U4) -> *s ->
+ * 1x1 (U1), never forming dK. Fused per tile of output rows of one image: the r-channel
+ * intermediates live in a per-thread workspace sized by the tile (L2), so X, Y, dY and dX cross
+ * memory once per call. Layout, algorithm and numbers: docs/kernels-conv2d.md.
+ * Tested in test/native/cp_conv2d.test.ts (float64 references, finite differences) and
+ * test/native/driver_cp_conv2d.cpp (ASan/UBSan, TSan). */
+#include <algorithm>
+#include <cstdint>
+#include <climits>
+#include <cstring>
+#include <initializer_list>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "cp_conv2d_kernels.h"
 #include "internal.h"
+#include "simd.h"
+#include "thread_pool.h"
 
-extern "C" debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom*, int64_t, const float*, const float*, const float*, const float*, const float*, const float*, float*, int) {
-  return debora::fail(DEBORA_NOT_IMPLEMENTED, "cp_conv2d: not implemented yet");
+namespace debora {
+namespace conv2d {
+namespace {
+
+/* Tiles per call this kernel aims at (independent of the thread count, so the tiling, and with
+ * it every rounding, is the same whatever the pool size), the fewest output rows worth a tile (each
+ * tile recomputes a halo of dil_h*(kh-1) input rows), the per-thread workspace a tile may take (the
+ * packed input tiles and the r-channel intermediates), and the number of partial-sum groups of the
+ * backward (fixed, for the same reason as the tiling). The budget was measured at the bench shape
+ * (32x64x32x32, r = 8) on a 512 KiB-L2 Zen 3: 1 MiB (16-row tiles) ran the backward 1.5x faster
+ * than 384 KiB (8-row tiles: more halo, more per-tile overhead) and 2x faster than 192 KiB; 2 MiB
+ * and more (whole images) were no faster. */
+constexpr int64_t kTargetTasks = 16;
+constexpr int64_t kMinTileRows = 4;
+constexpr int64_t kWorkspaceBudget = int64_t{1} << 20;
+constexpr int64_t kMaxGroups = 32;
+constexpr int64_t kMaxGroupBytes = int64_t{32} << 20;
+
+struct Ctx {
+  int64_t N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, r;
+  int64_t Wp;                      // W + 2 pw: a row of the vertical stage, padded for the horizontal one
+  int64_t R, tiles;                // output rows per tile, tiles per image
+  int64_t in_max, t_max, own_max;  // largest per-tile row counts (workspace sizing)
+  /* Channel strides of the per-thread tiles (floats): packed X and dY, Z1, Z3, T, G1. */
+  int64_t ldx, ldy, ldz1, ldz3, ldt, ldg1;
+  int64_t ws_floats;  // per-thread workspace of this plan
+  const float *X, *U1, *U2, *U3, *U4, *s, *dY;
+  const float* U1sT;  // r x F: U1^T with row i scaled by s_i (forward's last 1x1)
+  const float* U2T;   // r x C: U2^T (dX's 1x1)
+  float *Y, *dX;
+  bool acc;
+  bool stream;  // write Y / dX through write_output's staging strip (see kStreamBytes)
+  bool vec;     // backward: dU1 and dU2 partial sums kept as vectors (see dots)
+  int64_t lds;  // stride of that strip
+};
+
+/* One task: output rows [oh0, oh1) of image n. Forward and the Z-chain read input rows [ilo, ihi).
+ * The backward also owns input rows [own_lo, own_hi) (a partition of [0, H) over the tiles of an
+ * image, so dX rows have one writer) and needs output rows [ohs, oh1) for them. Input rows
+ * [plo, phi) cover both ranges (what the backward packs). */
+struct Tile {
+  int64_t n, oh0, oh1, ilo, ihi, ohs, own_lo, own_hi, plo, phi;
+};
+
+inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+Tile tile_of(const Ctx& c, int64_t task) {
+  Tile t;
+  t.n = task / c.tiles;
+  const int64_t k = task % c.tiles;
+  t.oh0 = k * c.R;
+  t.oh1 = std::min(c.Ho, t.oh0 + c.R);
+  auto win_lo = [&](int64_t oh) { return oh * c.sh - c.ph; };
+  auto win_hi = [&](int64_t oh) { return oh * c.sh - c.ph + (c.kh - 1) * c.dh + 1; };
+  t.ilo = clamp64(win_lo(t.oh0), 0, c.H);
+  t.ihi = clamp64(win_hi(t.oh1 - 1), 0, c.H);
+  t.own_lo = k == 0 ? 0 : t.ilo;
+  t.own_hi = k == c.tiles - 1 ? c.H : clamp64(win_lo(t.oh1), 0, c.H);
+  /* Earlier output rows whose window reaches into the owned rows (windows start and end in order). */
+  t.ohs = t.oh0;
+  while (t.ohs > 0 && win_hi(t.ohs - 1) > t.own_lo) --t.ohs;
+  t.plo = std::min(t.ilo, t.own_lo);
+  t.phi = std::max(t.ihi, t.own_hi);
+  return t;
 }
 
-extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom*, int64_t, const float*, const float*, const float*, const float*, const float*, const float*, const float*, float*, int, float*, float*, float*, float*, float*, float*) {
-  return debora::fail(DEBORA_NOT_IMPLEMENTED, "cp_conv2d: not implemented yet");
+/* A channel stride for n floats: whole 64-byte lines, and an odd number of them, so the rows of a
+ * tile spread over all L1 sets (a stride of 4 KiB, e.g. a 32x32 plane, would put them all in one). */
+inline int64_t padded(int64_t n) {
+  int64_t lines = (n + 15) / 16;
+  if (lines % 2 == 0) ++lines;
+  return lines * 16;
 }
 
+/* The backward's per-tile partial sums: dU1 / s and dU2 (VW-lane vectors when c.vec, sized for the
+ * widest VW), then dU3, dU4, ds. */
+constexpr int64_t kMaxVW = 16;
+inline int64_t part_floats(const Ctx& c) {
+  return c.r * (c.F + c.C) * (c.vec ? kMaxVW : 1) + c.r * (c.kh + c.kw + 1);
+}
+
+/* Workspace floats per thread for a tile plan (forward only or forward + backward), and the strides. */
+int64_t workspace_floats(Ctx& c, bool bwd) {
+  int64_t pack_max = 0;
+  for (int64_t k = 0; k < c.tiles; ++k) {
+    const Tile t = tile_of(c, k);
+    pack_max = std::max(pack_max, bwd ? t.phi - t.plo : t.ihi - t.ilo);
+  }
+  c.ldx = padded(pack_max * c.W);
+  c.ldz1 = padded(c.in_max * c.W);
+  c.ldz3 = padded(c.R * c.Wo);
+  c.ldy = padded(c.t_max * c.Wo);
+  c.ldt = c.ldy;
+  c.ldg1 = padded(c.own_max * c.W);
+  int64_t n = c.C * c.ldx + c.r * (c.ldz1 + c.R * c.Wp + c.ldz3);
+  if (bwd) n += c.F * c.ldy + c.r * (c.ldt + c.t_max * c.Wp + c.ldg1) + part_floats(c);
+  c.lds = padded(std::max(c.R * c.Wo, c.own_max * c.W));
+  n += 8 * c.lds;  // the staging strip: one row block of mix_wide (at most 8 rows)
+  return n + 16;    // room to align the base to a cache line
+}
+
+void plan_tiles(Ctx& c, bool bwd) {
+  int64_t per_image = std::min(c.Ho, (kTargetTasks + c.N - 1) / c.N);
+  c.R = std::max<int64_t>(std::min(c.Ho, kMinTileRows), (c.Ho + per_image - 1) / per_image);
+  for (;;) {
+    c.tiles = (c.Ho + c.R - 1) / c.R;
+    c.in_max = c.t_max = c.own_max = 0;
+    for (int64_t k = 0; k < c.tiles; ++k) {
+      const Tile t = tile_of(c, k);
+      c.in_max = std::max(c.in_max, t.ihi - t.ilo);
+      c.t_max = std::max(c.t_max, t.oh1 - t.ohs);
+      c.own_max = std::max(c.own_max, t.own_hi - t.own_lo);
+    }
+    c.ws_floats = workspace_floats(c, bwd);
+    if (c.R <= kMinTileRows || c.ws_floats * int64_t{sizeof(float)} <= kWorkspaceBudget) break;
+    c.R = std::max(kMinTileRows, (c.R + 1) / 2);
+  }
+}
+
+/* The per-thread workspace, 64-byte aligned: grows to the largest tile seen, never shrinks, so
+ * steady-state calls allocate nothing (the pool's workers live as long as the process). */
+float* thread_workspace(int64_t floats) {
+  thread_local std::vector<float> ws;
+  if (static_cast<int64_t>(ws.size()) < floats) ws.resize(static_cast<size_t>(floats));
+  const uintptr_t base = reinterpret_cast<uintptr_t>(ws.data());
+  return ws.data() + ((64 - base % 64) % 64) / sizeof(float);
+}
+
+/* Copies rows x len floats (source stride lds) into a tile with stride ldd: each channel row is read
+ * sequentially once (the hardware prefetcher follows it), instead of C strided streams in the compute
+ * loops. (Software prefetch, of the next row here or of the next tile spread over the compute, made
+ * no difference or was slower on the development machine, so there is none.) */
+DEBORA_INLINE void pack(int64_t rows, int64_t len, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  const size_t bytes = static_cast<size_t>(len) * sizeof(float);
+  for (int64_t k = 0; k < rows; ++k) std::memcpy(dst + k * ldd, src + k * lds, bytes);
+}
+
+/* ---- writing Y and dX ------------------------------------------------------------------------
+ * A large output that is overwritten is written with non-temporal stores: no read-for-ownership of
+ * lines that are about to be replaced (a third less DRAM traffic for that output), and the output
+ * does not evict the inputs still to be read from cache. Rows are first computed into an L1
+ * staging strip, then streamed out; the partial lines at the ends of a run use plain stores. */
+constexpr int64_t kStreamBytes = int64_t{4} << 20;
+
+#if DEBORA_X86
+DEBORA_TARGET_AVX512 void stream_copy_avx512(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
+  for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+DEBORA_TARGET_AVX2 void stream_copy_avx2(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) dst[i] = src[i];
+  for (; i + 8 <= n; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+void stream_copy_sse(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+/* Orders the streamed stores before the pool reports the task done. */
+inline void stream_fence() { _mm_sfence(); }
+#else
+void stream_copy_sse(float* dst, const float* src, int64_t n) {
+  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+}
+inline void stream_fence() {}
+#endif
+
+template <int VW>
+DEBORA_INLINE void stream_copy(float* dst, const float* src, int64_t n) {
+#if DEBORA_X86
+  if constexpr (VW == 16) return stream_copy_avx512(dst, src, n);
+  if constexpr (VW == 8) return stream_copy_avx2(dst, src, n);
+#endif
+  stream_copy_sse(dst, src, n);
+}
+
+/* out (+)= the r -> M 1x1 convolution of `in` (K = r rows of P pixels): mix_wide, or, when `stage`
+ * is given (overwrite of a large output), through a staging strip of lds floats per row. */
+template <int VW>
+DEBORA_INLINE void write_output(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
+                                int64_t ldi, float* out, int64_t ldo, bool acc, float* stage, int64_t lds) {
+  if (stage == nullptr) return mix_wide<VW>(M, K, P, A, lda, in, ldi, out, ldo, acc);
+  constexpr int64_t MB = VW >= 16 ? 8 : 4;
+  for (int64_t m = 0; m < M; m += MB) {
+    const int64_t mb = std::min(MB, M - m);
+    mix_wide<VW>(mb, K, P, A + m, lda, in, ldi, stage, lds, false);
+    for (int64_t j = 0; j < mb; ++j) stream_copy<VW>(out + (m + j) * ldo, stage + j * lds, P);
+  }
+}
+
+/* ---- the chain, per tile -------------------------------------------------------------------- */
+
+/* Z1 = U2^T X on input rows [ilo, ihi) (from the packed tile Xp, whose first row is xrow0); Z2p = the
+ * kh x 1 stage, each row padded by pw zeros on both sides; Z3 = the 1 x kw stage. */
+template <int VW>
+DEBORA_INLINE void chain(const Ctx& c, const Tile& t, const float* Xp, int64_t xrow0, float* Z1, float* Z2p,
+                         float* Z3) {
+  const int64_t nIn = t.ihi - t.ilo, nR = t.oh1 - t.oh0, r = c.r, W = c.W, Wp = c.Wp, Wo = c.Wo;
+  if (nIn > 0) mix<VW>(r, c.C, nIn * W, c.U2, r, Xp + (t.ilo - xrow0) * W, c.ldx, Z1, c.ldz1, false);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t tt = 0; tt < nR; ++tt) {
+      float* row = Z2p + (i * nR + tt) * Wp;
+      std::fill(row, row + Wp, 0.0f);
+      const int64_t oh = t.oh0 + tt;
+      for (int64_t a = 0; a < c.kh; ++a) {
+        const int64_t ih = oh * c.sh - c.ph + a * c.dh;
+        if (ih < 0 || ih >= c.H) continue;
+        axpy(W, c.U3[a * r + i], Z1 + i * c.ldz1 + (ih - t.ilo) * W, row + c.pw);
+      }
+    }
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t tt = 0; tt < nR; ++tt) {
+      const float* z2 = Z2p + (i * nR + tt) * Wp;
+      float* z3 = Z3 + i * c.ldz3 + tt * Wo;
+      std::fill(z3, z3 + Wo, 0.0f);
+      for (int64_t b = 0; b < c.kw; ++b) {
+        const float u = c.U4[b * r + i];
+        if (c.sw == 1) {
+          axpy(Wo, u, z2 + b * c.dw, z3);
+        } else {
+          const float* src = z2 + b * c.dw;
+          for (int64_t ow = 0; ow < Wo; ++ow) z3[ow] += u * src[ow * c.sw];
+        }
+      }
+    }
+}
+
+template <int VW>
+DEBORA_INLINE void fwd_tasks(const Ctx& c, int64_t begin, int64_t end) {
+  float* Xp = thread_workspace(c.ws_floats);
+  float* Z1 = Xp + c.C * c.ldx;
+  float* Z2p = Z1 + c.r * c.ldz1;
+  float* Z3 = Z2p + c.r * c.R * c.Wp;
+  float* stage = c.stream ? Z3 + c.r * c.ldz3 : nullptr;
+  const int64_t HW = c.H * c.W, HoWo = c.Ho * c.Wo;
+  for (int64_t task = begin; task < end; ++task) {
+    const Tile t = tile_of(c, task);
+    pack(c.C, (t.ihi - t.ilo) * c.W, c.X + t.n * c.C * HW + t.ilo * c.W, HW, Xp, c.ldx);
+    chain<VW>(c, t, Xp, t.ilo, Z1, Z2p, Z3);
+    write_output<VW>(c.F, c.r, (t.oh1 - t.oh0) * c.Wo, c.U1sT, c.F, Z3, c.ldz3, c.Y + t.n * c.F * HoWo + t.oh0 * c.Wo,
+                     HoWo, c.acc, stage, c.lds);
+  }
+  if (stage) stream_fence();
+}
+
+/* One backward tile. Partial sums go to `part` (float, this tile only): dU1 / s (F x r), dU2 (C x r),
+ * each entry a VW-lane vector when VEC, then dU3 (kh x r), dU4 (kw x r), ds (r). */
+template <int VW, bool VEC>
+DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part) {
+  const int64_t r = c.r, W = c.W, Wp = c.Wp, Wo = c.Wo, HW = c.H * c.W, HoWo = c.Ho * c.Wo;
+  const int64_t nR = t.oh1 - t.oh0, nT = t.oh1 - t.ohs, nOwn = t.own_hi - t.own_lo;
+  const int64_t skip = t.oh0 - t.ohs;  // rows of T (and G2) before the owned output rows
+  float* Xp = ws;
+  float* Z1 = Xp + c.C * c.ldx;
+  float* Z2p = Z1 + r * c.ldz1;
+  float* Z3 = Z2p + r * c.R * Wp;
+  float* dYp = Z3 + r * c.ldz3;
+  float* T = dYp + c.F * c.ldy;
+  float* G2p = T + r * c.ldt;
+  float* G1 = G2p + r * c.t_max * Wp;
+  float* stage = c.stream ? G1 + r * c.ldg1 : nullptr;
+  float* pU1 = part;
+  float* pU2 = pU1 + c.F * r * (VEC ? VW : 1);
+  float* pU3 = pU2 + c.C * r * (VEC ? VW : 1);
+  float* pU4 = pU3 + c.kh * r;
+  float* ps = pU4 + c.kw * r;
+
+  pack(c.C, (t.phi - t.plo) * W, c.X + t.n * c.C * HW + t.plo * W, HW, Xp, c.ldx);
+  pack(c.F, nT * Wo, c.dY + t.n * c.F * HoWo + t.ohs * Wo, HoWo, dYp, c.ldy);
+  chain<VW>(c, t, Xp, t.plo, Z1, Z2p, Z3);
+  /* T = U1^T dY on output rows [ohs, oh1): the gradient of Z3 before the scale by s. */
+  mix<VW>(r, c.F, nT * Wo, c.U1, r, dYp, c.ldy, T, c.ldt, false);
+  const int64_t P = nR * Wo;
+  for (int64_t i = 0; i < r; ++i) ps[i] += dot<VW>(P, Z3 + i * c.ldz3, T + i * c.ldt + skip * Wo);
+  dots<VW, VEC>(c.F, r, P, dYp + skip * Wo, c.ldy, Z3, c.ldz3, pU1, r);
+  /* G3 = s T, then back through the 1 x kw stage (transposed) into G2p, padded like Z2p. */
+  for (int64_t i = 0; i < r; ++i) {
+    float* Ti = T + i * c.ldt;
+    const float si = c.s[i];
+    for (int64_t j = 0; j < nT * Wo; ++j) Ti[j] *= si;
+  }
+  std::fill(G2p, G2p + r * nT * Wp, 0.0f);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t tt = 0; tt < nT; ++tt) {
+      const float* g3 = T + i * c.ldt + tt * Wo;
+      float* g2 = G2p + (i * nT + tt) * Wp;
+      const bool owned = tt >= skip;
+      for (int64_t b = 0; b < c.kw; ++b) {
+        const float u = c.U4[b * r + i];
+        float* dst = g2 + b * c.dw;
+        if (owned) {
+          const float* z2 = Z2p + (i * nR + tt - skip) * Wp + b * c.dw;
+          if (c.sw == 1) {
+            pU4[b * r + i] += dot<VW>(Wo, g3, z2);
+          } else {
+            float d = 0;
+            for (int64_t ow = 0; ow < Wo; ++ow) d += g3[ow] * z2[ow * c.sw];
+            pU4[b * r + i] += d;
+          }
+        }
+        if (c.sw == 1) {
+          axpy(Wo, u, g3, dst);
+        } else {
+          for (int64_t ow = 0; ow < Wo; ++ow) dst[ow * c.sw] += u * g3[ow];
+        }
+      }
+    }
+  /* Back through the kh x 1 stage: dU3 on the owned output rows, G1 on the owned input rows. */
+  for (int64_t i = 0; i < r; ++i) std::fill(G1 + i * c.ldg1, G1 + i * c.ldg1 + nOwn * W, 0.0f);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t tt = 0; tt < nT; ++tt) {
+      const float* g2 = G2p + (i * nT + tt) * Wp + c.pw;
+      const int64_t oh = t.ohs + tt;
+      for (int64_t a = 0; a < c.kh; ++a) {
+        const int64_t ih = oh * c.sh - c.ph + a * c.dh;
+        if (ih < 0 || ih >= c.H) continue;
+        if (tt >= skip) pU3[a * r + i] += dot<VW>(W, g2, Z1 + i * c.ldz1 + (ih - t.ilo) * W);
+        if (ih >= t.own_lo && ih < t.own_hi) axpy(W, c.U3[a * r + i], g2, G1 + i * c.ldg1 + (ih - t.own_lo) * W);
+      }
+    }
+  if (nOwn == 0) return;
+  const int64_t Pin = nOwn * W;
+  dots<VW, VEC>(c.C, r, Pin, Xp + (t.own_lo - t.plo) * W, c.ldx, G1, c.ldg1, pU2, r);
+  if (c.dX)
+    write_output<VW>(c.C, r, Pin, c.U2T, c.C, G1, c.ldg1, c.dX + t.n * c.C * HW + t.own_lo * W, HW, c.acc, stage,
+                     c.lds);
+}
+
+/* Tasks [begin, end) of one partial-sum group; the group's sums (double) go to `group`. */
+template <int VW, bool VEC>
+DEBORA_INLINE void bwd_tasks_as(const Ctx& c, int64_t begin, int64_t end, double* group) {
+  float* ws = thread_workspace(c.ws_floats);
+  const int64_t nv = c.r * (c.F + c.C), ns = c.r * (c.kh + c.kw + 1);
+  const int64_t np = nv * (VEC ? VW : 1) + ns;
+  float* part = ws + (c.ws_floats - 16 - part_floats(c));
+  for (int64_t task = begin; task < end; ++task) {
+    std::fill(part, part + np, 0.0f);
+    bwd_task<VW, VEC>(c, tile_of(c, task), ws, part);
+    for (int64_t j = 0; j < nv; ++j) {
+      if constexpr (VEC) {
+        double t = 0;
+        for (int l = 0; l < VW; ++l) t += part[j * VW + l];
+        group[j] += t;
+      } else {
+        group[j] += part[j];
+      }
+    }
+    for (int64_t j = 0; j < ns; ++j) group[nv + j] += part[nv * (VEC ? VW : 1) + j];
+  }
+  if (c.stream) stream_fence();
+}
+
+template <int VW>
+DEBORA_INLINE void bwd_tasks(const Ctx& c, int64_t begin, int64_t end, double* group) {
+  if (c.vec) bwd_tasks_as<VW, true>(c, begin, end, group);
+  else bwd_tasks_as<VW, false>(c, begin, end, group);
+}
+
+#if DEBORA_X86
+DEBORA_TARGET_AVX512 void fwd_avx512(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<16>(c, b, e); }
+DEBORA_TARGET_AVX2 void fwd_avx2(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<8>(c, b, e); }
+DEBORA_TARGET_AVX512 void bwd_avx512(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<16>(c, b, e, g); }
+DEBORA_TARGET_AVX2 void bwd_avx2(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<8>(c, b, e, g); }
+#endif
+/* Baseline: 4-wide generic vectors (SSE2 on x86-64, whatever the compiler lowers them to elsewhere). */
+void fwd_base(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<4>(c, b, e); }
+void bwd_base(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<4>(c, b, e, g); }
+
+using FwdFn = void (*)(const Ctx&, int64_t, int64_t);
+using BwdFn = void (*)(const Ctx&, int64_t, int64_t, double*);
+
+FwdFn pick_fwd() {
+#if DEBORA_X86
+  return simd_dispatch([] { return &fwd_avx512; }, [] { return &fwd_avx2; }, [] { return &fwd_base; });
+#else
+  return &fwd_base;
+#endif
+}
+BwdFn pick_bwd() {
+#if DEBORA_X86
+  return simd_dispatch([] { return &bwd_avx512; }, [] { return &bwd_avx2; }, [] { return &bwd_base; });
+#else
+  return &bwd_base;
+#endif
+}
+
+/* ---- validation ------------------------------------------------------------------------------ */
+
+/* Whether the product of non-negative sizes fits in an int64_t with room for pointer arithmetic. */
+bool fits(std::initializer_list<int64_t> sizes) {
+  int64_t p = 1;
+  for (int64_t v : sizes)
+    if (__builtin_mul_overflow(p, v, &p) || p > (INT64_MAX >> 3)) return false;
+  return true;
+}
+
+/* Every size and geometry field, before anything is read or written. Sizes are capped at
+ * INT32_MAX and every product the kernel forms is checked, so no index arithmetic can overflow. */
+debora_status check_geometry(const char* op, const debora_conv2d_geom* g, int64_t r, Ctx& c) {
+  debora_status st;
+  if ((st = check_ptr(op, "geom", g)) != DEBORA_OK) return st;
+  const struct {
+    const char* name;
+    int64_t value, min;
+  } fields[] = {{"geom.batch", g->batch, 1},      {"geom.C", g->C, 1},
+                {"geom.H", g->H, 1},              {"geom.W", g->W, 1},
+                {"geom.F", g->F, 1},              {"geom.kh", g->kh, 1},
+                {"geom.kw", g->kw, 1},            {"geom.stride_h", g->stride_h, 1},
+                {"geom.stride_w", g->stride_w, 1}, {"geom.pad_h", g->pad_h, 0},
+                {"geom.pad_w", g->pad_w, 0},      {"geom.dil_h", g->dil_h, 1},
+                {"geom.dil_w", g->dil_w, 1},      {"r", r, 1}};
+  for (const auto& f : fields) {
+    if (f.value < f.min || f.value > INT32_MAX)
+      return fail(DEBORA_INVALID_ARG, "%s: expected an integer in [%lld, %d] for argument '%s', received %lld", op,
+                  static_cast<long long>(f.min), INT32_MAX, f.name, static_cast<long long>(f.value));
+  }
+  /* The dilated kernel must fit the padded input (else there is no output position). Checked
+   * before dividing: C++ division truncates toward zero and would round -1/2 up to an output. */
+  const int64_t eff_h = g->dil_h * (g->kh - 1) + 1, eff_w = g->dil_w * (g->kw - 1) + 1;
+  if (eff_h > g->H + 2 * g->pad_h)
+    return fail(DEBORA_SHAPE_MISMATCH,
+                "%s: expected a dilated kernel height dil_h*(kh-1)+1 <= H + 2*pad_h (an output height >= 1) for "
+                "argument 'geom', received kh=%lld, dil_h=%lld, H=%lld, pad_h=%lld",
+                op, static_cast<long long>(g->kh), static_cast<long long>(g->dil_h), static_cast<long long>(g->H),
+                static_cast<long long>(g->pad_h));
+  if (eff_w > g->W + 2 * g->pad_w)
+    return fail(DEBORA_SHAPE_MISMATCH,
+                "%s: expected a dilated kernel width dil_w*(kw-1)+1 <= W + 2*pad_w (an output width >= 1) for "
+                "argument 'geom', received kw=%lld, dil_w=%lld, W=%lld, pad_w=%lld",
+                op, static_cast<long long>(g->kw), static_cast<long long>(g->dil_w), static_cast<long long>(g->W),
+                static_cast<long long>(g->pad_w));
+  c = Ctx{};
+  c.N = g->batch, c.C = g->C, c.H = g->H, c.W = g->W, c.F = g->F, c.kh = g->kh, c.kw = g->kw;
+  c.sh = g->stride_h, c.sw = g->stride_w, c.ph = g->pad_h, c.pw = g->pad_w, c.dh = g->dil_h, c.dw = g->dil_w;
+  c.r = r;
+  c.Ho = (c.H + 2 * c.ph - eff_h) / c.sh + 1;
+  c.Wo = (c.W + 2 * c.pw - eff_w) / c.sw + 1;
+  c.Wp = c.W + 2 * c.pw;
+  /* Buffer sizes (X, Y, a bound on the workspace, the partial sums of all groups) as 64-bit
+   * products that cannot overflow. */
+  const bool overflow = !fits({c.N, c.C, c.H, c.W}) || !fits({c.N, c.F, c.Ho, c.Wo}) ||
+                        !fits({c.r, c.Wp, 2 * c.H + 4 * c.Ho}) || !fits({c.r, c.F + c.C + c.kh + c.kw + 1, kMaxGroups});
+  if (overflow)
+    return fail(DEBORA_INVALID_ARG, "%s: expected sizes whose products fit in 64 bits for argument 'geom', received "
+                "batch=%lld, C=%lld, H=%lld, W=%lld, F=%lld",
+                op, static_cast<long long>(c.N), static_cast<long long>(c.C), static_cast<long long>(c.H),
+                static_cast<long long>(c.W), static_cast<long long>(c.F));
+  return DEBORA_OK;
+}
+
+/* Caller-side scratch (the pre-scaled / transposed factors, the group sums): one per calling thread,
+ * reused across calls. */
+template <class T>
+T* caller_scratch(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
+}  // namespace conv2d
+}  // namespace debora
+
+using debora::conv2d::Ctx;
+
+extern "C" debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom* g, int64_t r, const float* X,
+                                                  const float* U1, const float* U2, const float* U3, const float* U4,
+                                                  const float* s, float* Y, int accumulate) {
+  static const char* op = "cp_conv2d_fwd";
+  return debora::guarded(op, [&] {
+    Ctx c;
+    debora_status st;
+    if ((st = debora::conv2d::check_geometry(op, g, r, c)) != DEBORA_OK) return st;
+    const struct {
+      const char* name;
+      const void* p;
+    } ptrs[] = {{"X", X}, {"U1", U1}, {"U2", U2}, {"U3", U3}, {"U4", U4}, {"s", s}, {"Y", Y}};
+    for (const auto& p : ptrs)
+      if ((st = debora::check_ptr(op, p.name, p.p)) != DEBORA_OK) return st;
+    if ((st = debora::check_finite(op, "s", s, r)) != DEBORA_OK) return st;
+
+    thread_local std::vector<float> scratch;
+    float* U1sT = debora::conv2d::caller_scratch(scratch, static_cast<size_t>(r * c.F));
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t f = 0; f < c.F; ++f) U1sT[i * c.F + f] = U1[f * r + i] * s[i];
+    c.X = X, c.U1 = U1, c.U2 = U2, c.U3 = U3, c.U4 = U4, c.s = s, c.U1sT = U1sT, c.Y = Y, c.acc = accumulate != 0;
+    c.stream = !c.acc && c.N * c.F * c.Ho * c.Wo * int64_t{sizeof(float)} >= debora::conv2d::kStreamBytes;
+    debora::conv2d::plan_tiles(c, false);
+    const auto fn = debora::conv2d::pick_fwd();
+    debora::parallel_for(c.N * c.tiles, 1, [&](int64_t b, int64_t e) { fn(c, b, e); });
+    return DEBORA_OK;
+  });
+}
+
+extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, int64_t r, const float* X,
+                                                  const float* U1, const float* U2, const float* U3, const float* U4,
+                                                  const float* s, const float* dY, float* dX, int accumulate_dx,
+                                                  float* dU1, float* dU2, float* dU3, float* dU4, float* ds,
+                                                  float* dots) {
+  static const char* op = "cp_conv2d_bwd";
+  return debora::guarded(op, [&] {
+    Ctx c;
+    debora_status st;
+    if ((st = debora::conv2d::check_geometry(op, g, r, c)) != DEBORA_OK) return st;
+    const struct {
+      const char* name;
+      const void* p;
+    } ptrs[] = {{"X", X},     {"U1", U1},   {"U2", U2},   {"U3", U3},   {"U4", U4}, {"s", s},
+                {"dY", dY},   {"dU1", dU1}, {"dU2", dU2}, {"dU3", dU3}, {"dU4", dU4}, {"ds", ds}};
+    for (const auto& p : ptrs)
+      if ((st = debora::check_ptr(op, p.name, p.p)) != DEBORA_OK) return st;
+    if ((st = debora::check_finite(op, "s", s, r)) != DEBORA_OK) return st;
+
+    c.X = X, c.U1 = U1, c.U2 = U2, c.U3 = U3, c.U4 = U4, c.s = s, c.dY = dY, c.dX = dX, c.acc = accumulate_dx != 0;
+    /* Vector partial sums while they stay small (L2). */
+    c.vec = r * (c.F + c.C) * debora::conv2d::kMaxVW * int64_t{sizeof(float)} <= (int64_t{256} << 10);
+    c.stream =
+        dX != nullptr && !c.acc && c.N * c.C * c.H * c.W * int64_t{sizeof(float)} >= debora::conv2d::kStreamBytes;
+    debora::conv2d::plan_tiles(c, true);
+    const int64_t tasks = c.N * c.tiles;
+    const int64_t np = r * (c.F + c.C + c.kh + c.kw + 1);
+    const int64_t groups = std::max<int64_t>(
+        1, std::min({tasks, debora::conv2d::kMaxGroups,
+                     debora::conv2d::kMaxGroupBytes / (np * static_cast<int64_t>(sizeof(double)))}));
+
+    thread_local std::vector<float> scratch;
+    thread_local std::vector<double> sums;
+    float* U2T = debora::conv2d::caller_scratch(scratch, static_cast<size_t>(r * c.C));
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t ch = 0; ch < c.C; ++ch) U2T[i * c.C + ch] = U2[ch * r + i];
+    c.U2T = U2T;
+    double* gsum = debora::conv2d::caller_scratch(sums, static_cast<size_t>(groups * np));
+    std::fill(gsum, gsum + groups * np, 0.0);
+
+    /* Group k holds tasks [k*tasks/groups, (k+1)*tasks/groups): fixed by the shape, so the sums are
+     * added in the same order whatever the thread count. */
+    const auto fn = debora::conv2d::pick_bwd();
+    debora::parallel_for(groups, 1, [&](int64_t gb, int64_t ge) {
+      for (int64_t k = gb; k < ge; ++k) fn(c, k * tasks / groups, (k + 1) * tasks / groups, gsum + k * np);
+    });
+    for (int64_t k = 1; k < groups; ++k)
+      for (int64_t j = 0; j < np; ++j) gsum[j] += gsum[k * np + j];
+
+    const double* tU1 = gsum;
+    const double* tU2 = tU1 + c.F * r;
+    const double* tU3 = tU2 + c.C * r;
+    const double* tU4 = tU3 + c.kh * r;
+    const double* tds = tU4 + c.kw * r;
+    for (int64_t f = 0; f < c.F; ++f)
+      for (int64_t i = 0; i < r; ++i) dU1[f * r + i] = static_cast<float>(tU1[f * r + i] * s[i]);
+    for (int64_t j = 0; j < c.C * r; ++j) dU2[j] = static_cast<float>(tU2[j]);
+    for (int64_t j = 0; j < c.kh * r; ++j) dU3[j] = static_cast<float>(tU3[j]);
+    for (int64_t j = 0; j < c.kw * r; ++j) dU4[j] = static_cast<float>(tU4[j]);
+    for (int64_t i = 0; i < r; ++i) ds[i] = static_cast<float>(tds[i]);
+    if (dots) {
+      const float* U[4] = {U1, U2, U3, U4};
+      const float* dU[4] = {dU1, dU2, dU3, dU4};
+      const int64_t rows[4] = {c.F, c.C, c.kh, c.kw};
+      for (int64_t i = 0; i < r; ++i) {
+        double d = 0;
+        for (int k = 0; k < 4; ++k)
+          for (int64_t j = 0; j < rows[k]; ++j) d += static_cast<double>(U[k][j * r + i]) * dU[k][j * r + i];
+        dots[i] = static_cast<float>(d);
+      }
+    }
+    return DEBORA_OK;
+  });
+}

@@ -1,0 +1,250 @@
+/* cp_conv2d_kernels.h — private to native/cpu/cp_conv2d.cpp: the register-blocked building blocks
+ * of the fused CP conv chain, written once over GCC vector extensions of VW floats and force-inlined
+ * into the AVX-512 / AVX2 / baseline wrappers there (the simd.h convention: the wrapper's target
+ * attribute decides the instructions). Vectors never cross a function boundary by value, so no
+ * ABI depends on the target. Tested through test/native/cp_conv2d.test.ts and
+ * test/native/driver_cp_conv2d.cpp. */
+#ifndef DEBORA_CP_CONV2D_KERNELS_H
+#define DEBORA_CP_CONV2D_KERNELS_H
+
+#include <cstdint>
+
+#define DEBORA_INLINE inline __attribute__((always_inline))
+
+namespace debora {
+namespace conv2d {
+
+template <int VW>
+struct Vt {
+  typedef float V __attribute__((vector_size(VW * sizeof(float))));
+  /* An unaligned, aliasing view: loads and stores straight from float buffers. */
+  typedef float U __attribute__((vector_size(VW * sizeof(float)), aligned(alignof(float)), may_alias));
+};
+
+#define CV_LD(p) (*reinterpret_cast<const U*>(p))
+#define CV_ST(p) (*reinterpret_cast<U*>(p))
+/* x - 0 is exact for every x (x + 0 is not, for -0), so this folds to a plain broadcast. */
+#define CV_SPLAT(x) ((x) - V{})
+
+template <int VW>
+DEBORA_INLINE float hsum(const typename Vt<VW>::V& v) {
+  float t = 0;
+  for (int j = 0; j < VW; ++j) t += v[j];
+  return t;
+}
+
+/* y += a x. Plain loop: GCC vectorises it for the caller's target. */
+DEBORA_INLINE void axpy(int64_t n, float a, const float* __restrict x, float* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+/* <x, y>. Explicit vectors: GCC does not reassociate a float reduction on its own. */
+template <int VW>
+DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __restrict y) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  V c0 = {}, c1 = {};
+  int64_t i = 0;
+  for (; i + 2 * VW <= n; i += 2 * VW) {
+    c0 += CV_LD(x + i) * CV_LD(y + i);
+    c1 += CV_LD(x + i + VW) * CV_LD(y + i + VW);
+  }
+  for (; i + VW <= n; i += VW) c0 += CV_LD(x + i) * CV_LD(y + i);
+  c0 += c1;
+  float t = hsum<VW>(c0);
+  for (; i < n; ++i) t += x[i] * y[i];
+  return t;
+}
+
+/* ---- mix: a 1x1 convolution over K channels --------------------------------------------------
+ * out[m*ldo + p] (+)= sum_k A[k*lda + m] * in[k*ldi + p] for m < M, p < P. Blocks of MB outputs x
+ * NB vectors of pixels stay in registers for the whole K loop: per k, NB loads and MB broadcasts
+ * feed MB*NB FMAs. */
+template <int VW, int MB, int NB>
+DEBORA_INLINE void mix_block(int64_t K, const float* __restrict A, int64_t lda, const float* __restrict in,
+                             int64_t ldi, float* __restrict out, int64_t ldo, bool acc) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  V c[MB][NB] = {};
+  for (int64_t k = 0; k < K; ++k) {
+    const float* ik = in + k * ldi;
+    const float* ak = A + k * lda;
+    V x[NB];
+    for (int n = 0; n < NB; ++n) x[n] = CV_LD(ik + n * VW);
+    for (int m = 0; m < MB; ++m) {
+      const V a = CV_SPLAT(ak[m]);
+      for (int n = 0; n < NB; ++n) c[m][n] += a * x[n];
+    }
+  }
+  for (int m = 0; m < MB; ++m)
+    for (int n = 0; n < NB; ++n) {
+      float* o = out + m * ldo + n * VW;
+      if (acc) CV_ST(o) = CV_LD(o) + c[m][n];
+      else CV_ST(o) = c[m][n];
+    }
+}
+
+/* The last M % MB rows, with the largest block that fits (compile-time block sizes). */
+template <int VW, int MB, int NB>
+DEBORA_INLINE void mix_rest(int64_t rest, int64_t K, const float* A, int64_t lda, const float* in, int64_t ldi,
+                            float* out, int64_t ldo, bool acc) {
+  if constexpr (MB > 0) {
+    if (rest == MB) mix_block<VW, MB, NB>(K, A, lda, in, ldi, out, ldo, acc);
+    else mix_rest<VW, MB - 1, NB>(rest, K, A, lda, in, ldi, out, ldo, acc);
+  }
+}
+
+template <int VW, int MB, int NB>
+DEBORA_INLINE void mix_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* in, int64_t ldi, float* out,
+                            int64_t ldo, bool acc) {
+  int64_t m = 0;
+  for (; m + MB <= M; m += MB) mix_block<VW, MB, NB>(K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+  if (m < M) mix_rest<VW, MB - 1, NB>(M - m, K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+}
+
+/* Pixel-block outer, row-block inner: for a large K (the 1x1 convolutions C -> r and F -> r) the
+ * K x NB*VW input block stays in L1 while every block of output rows passes over it. */
+template <int VW>
+DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
+                       float* out, int64_t ldo, bool acc) {
+  /* 12 (AVX2, SSE: 16 registers) or 24 (AVX-512: 32 registers) accumulators. */
+  constexpr int MB = VW >= 16 ? 8 : 4;
+  constexpr int NB = 3;
+  int64_t p = 0;
+  for (; p + NB * VW <= P; p += NB * VW) mix_rows<VW, MB, NB>(M, K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p + VW <= P; p += VW) mix_rows<VW, MB, 1>(M, K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p < P; ++p)
+    for (int64_t m = 0; m < M; ++m) {
+      float t = 0;
+      for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + p];
+      out[m * ldo + p] = acc ? out[m * ldo + p] + t : t;
+    }
+}
+
+/* MB output rows over all P pixels. */
+template <int VW, int MB>
+DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
+                             float* out, int64_t ldo, bool acc) {
+  constexpr int NB = 3;
+  int64_t p = 0;
+  for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p + VW <= P; p += VW) mix_block<VW, MB, 1>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p < P; ++p)
+    for (int m = 0; m < MB; ++m) {
+      float t = 0;
+      for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + p];
+      out[m * ldo + p] = acc ? out[m * ldo + p] + t : t;
+    }
+}
+
+template <int VW, int MB>
+DEBORA_INLINE void mix_strip_rest(int64_t rest, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
+                                  int64_t ldi, float* out, int64_t ldo, bool acc) {
+  if constexpr (MB > 0) {
+    if (rest == MB) mix_strip<VW, MB>(K, P, A, lda, in, ldi, out, ldo, acc);
+    else mix_strip_rest<VW, MB - 1>(rest, K, P, A, lda, in, ldi, out, ldo, acc);
+  }
+}
+
+/* Row-block outer, pixels inner: for a small K (the 1x1 convolutions r -> F and r -> C that write Y
+ * and dX) the K x P input stays in L1 and each output row is written as one sequential run. */
+template <int VW>
+DEBORA_INLINE void mix_wide(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
+                            int64_t ldi, float* out, int64_t ldo, bool acc) {
+  constexpr int MB = VW >= 16 ? 8 : 4;
+  int64_t m = 0;
+  for (; m + MB <= M; m += MB) mix_strip<VW, MB>(K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+  if (m < M) mix_strip_rest<VW, MB - 1>(M - m, K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+}
+
+/* ---- dots: many dot products over pixels ------------------------------------------------------
+ * D[m*ldd + n] += sum_{p<P} A[m*lda + p] * B[n*ldb + p]: a factor gradient (e.g. dU2 = X^T G1).
+ * MB x NB accumulators; per pixel vector MB + NB loads feed MB*NB FMAs. With VEC the sums stay
+ * VW-lane vectors, D[(m*ldd + n)*VW + lane] (the remainder pixels go to lane 0): no horizontal sum
+ * per call, which on a tile of a few hundred pixels would cost a third of the time. */
+template <int VW, bool VEC, int MB, int NB>
+DEBORA_INLINE void dots_block(int64_t P, const float* __restrict A, int64_t lda, const float* __restrict B,
+                              int64_t ldb, float* __restrict D, int64_t ldd) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  V c[MB][NB];
+  for (int m = 0; m < MB; ++m)
+    for (int n = 0; n < NB; ++n) {
+      if constexpr (VEC) c[m][n] = CV_LD(D + (m * ldd + n) * VW);
+      else c[m][n] = V{};
+    }
+  int64_t p = 0;
+  for (; p + VW <= P; p += VW) {
+    V a[MB], b[NB];
+    for (int m = 0; m < MB; ++m) a[m] = CV_LD(A + m * lda + p);
+    for (int n = 0; n < NB; ++n) b[n] = CV_LD(B + n * ldb + p);
+    for (int m = 0; m < MB; ++m)
+      for (int n = 0; n < NB; ++n) c[m][n] += a[m] * b[n];
+  }
+  for (int m = 0; m < MB; ++m)
+    for (int n = 0; n < NB; ++n) {
+      float t = 0;
+      for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
+      if constexpr (VEC) {
+        c[m][n][0] += t;
+        CV_ST(D + (m * ldd + n) * VW) = c[m][n];
+      } else {
+        D[m * ldd + n] += hsum<VW>(c[m][n]) + t;
+      }
+    }
+}
+
+template <int VW, bool VEC, int MB, int NB>
+DEBORA_INLINE void dots_nrest(int64_t rest, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
+                              float* D, int64_t ldd) {
+  if constexpr (NB > 0) {
+    if (rest == NB) dots_block<VW, VEC, MB, NB>(P, A, lda, B, ldb, D, ldd);
+    else dots_nrest<VW, VEC, MB, NB - 1>(rest, P, A, lda, B, ldb, D, ldd);
+  }
+}
+
+template <int VW, bool VEC, int MB, int NB>
+DEBORA_INLINE void dots_cols(int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* D,
+                             int64_t ldd) {
+  constexpr int64_t dn = VEC ? VW : 1;  // D's element stride
+  int64_t n = 0;
+  for (; n + NB <= N; n += NB) dots_block<VW, VEC, MB, NB>(P, A, lda, B + n * ldb, ldb, D + n * dn, ldd);
+  if (n < N) dots_nrest<VW, VEC, MB, NB - 1>(N - n, P, A, lda, B + n * ldb, ldb, D + n * dn, ldd);
+}
+
+template <int VW, bool VEC, int MB, int NB>
+DEBORA_INLINE void dots_mrest(int64_t rest, int64_t N, int64_t P, const float* A, int64_t lda, const float* B,
+                              int64_t ldb, float* D, int64_t ldd) {
+  if constexpr (MB > 0) {
+    if (rest == MB) dots_cols<VW, VEC, MB, NB>(N, P, A, lda, B, ldb, D, ldd);
+    else dots_mrest<VW, VEC, MB - 1, NB>(rest, N, P, A, lda, B, ldb, D, ldd);
+  }
+}
+
+template <int VW, bool VEC>
+DEBORA_INLINE void dots(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
+                        float* D, int64_t ldd) {
+  /* 9 accumulators + 6 operands fit AVX2's 16 registers; AVX-512 has room for 16 + 8. */
+  constexpr int MB = VW >= 16 ? 4 : 3;
+  constexpr int NB = VW >= 16 ? 4 : 3;
+  constexpr int64_t dm = VEC ? VW : 1;
+  /* Pixel chunks keep the B rows of a chunk in L1 while every block of A rows passes over them. */
+  constexpr int64_t kChunk = 512;
+  for (int64_t p0 = 0; p0 < P; p0 += kChunk) {
+    const int64_t len = P - p0 < kChunk ? P - p0 : kChunk;
+    int64_t m = 0;
+    for (; m + MB <= M; m += MB)
+      dots_cols<VW, VEC, MB, NB>(N, len, A + m * lda + p0, lda, B + p0, ldb, D + m * ldd * dm, ldd);
+    if (m < M)
+      dots_mrest<VW, VEC, MB - 1, NB>(M - m, N, len, A + m * lda + p0, lda, B + p0, ldb, D + m * ldd * dm, ldd);
+  }
+}
+
+#undef CV_LD
+#undef CV_ST
+#undef CV_SPLAT
+
+}  // namespace conv2d
+}  // namespace debora
+
+#endif
