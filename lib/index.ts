@@ -4,7 +4,7 @@
  */
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, resolveBackend, setBackend } from './backend';
 export { DeboraError, type DeboraErrorCode, isDeboraError, NATIVE_ERROR_CODES } from './errors';
+export * from './fw';
 export { type CudaDeviceInfo, type DeboraInfo, formatInfo, info } from './info';
 export * from './ops';
 export { getNumThreads, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from './runtime';
-export * from './fw';

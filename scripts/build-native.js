@@ -72,6 +72,7 @@ if (have('cmake')) {
       gyp = undefined;
     }
   }
-  if (!gyp || !fs.existsSync(gyp)) fail('neither CMake nor node-gyp is available: install CMake (apt-get install cmake)');
+  if (!gyp || !fs.existsSync(gyp))
+    fail('neither CMake nor node-gyp is available: install CMake (apt-get install cmake)');
   if (!run(process.execPath, [gyp, 'rebuild'])) fail('building the native addon with node-gyp failed (see above)');
 }

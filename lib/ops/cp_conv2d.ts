@@ -182,7 +182,19 @@ export function cpConv2dForward(
   const accumulate = flag(where, 'accumulate', opts.accumulate, false);
   const Y = opts.out === undefined ? new Float32Array(yLen) : f32(where, 'out', opts.out, yLen);
   const { U1, U2, U3, U4, s } = factors;
-  addon().cpConv2dFwd(backendCode(resolveBackend(opts.backend, false)), geomArray(g), r, X, U1, U2, U3, U4, s, Y, accumulate);
+  addon().cpConv2dFwd(
+    backendCode(resolveBackend(opts.backend, false)),
+    geomArray(g),
+    r,
+    X,
+    U1,
+    U2,
+    U3,
+    U4,
+    s,
+    Y,
+    accumulate,
+  );
   return Y;
 }
 
