@@ -11,8 +11,10 @@ import { DeboraError } from '../errors';
 export type ParameterKind = 'weight' | 'bias' | 'norm' | 'adapter-factor' | 'adapter-scale';
 
 export class Parameter {
-  /** Full dotted name, e.g. `fc1.weight` or `fc1.adapter.U`. Set by the container. */
+  /** Full dotted name, e.g. `fc1.weight` or `fc1.adapter.U`; set by the container (Sequential). */
   name: string;
+  /** The name within its layer (`weight`, `adapter.U`), fixed at construction. */
+  readonly localName: string;
   data: Float32Array;
   /** Accumulated gradient, same length as data. Layers add into it; `zeroGrad` clears it. */
   grad: Float32Array;
@@ -30,6 +32,7 @@ export class Parameter {
       );
     }
     this.name = name;
+    this.localName = name;
     this.data = data;
     this.grad = new Float32Array(data.length);
     this.shape = shape.slice();
