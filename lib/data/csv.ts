@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { DeboraError } from '../errors';
+import { packageRoot } from '../native';
 import { describe, int, invalid } from '../validate';
 import { build, checkSampleShape, type Dataset } from './dataset';
 import { readMaybeGzip } from './files';
@@ -289,7 +290,10 @@ export function readCsvDataset(file: string, options: CsvDatasetOptions = {}): D
 }
 
 /** The vendored UCI digits file (scikit-learn's copy; see data/uci-digits/README.md). */
-export const UCI_DIGITS_PATH = path.resolve(__dirname, '..', '..', 'data', 'uci-digits', 'digits.csv.gz');
+/** The vendored file, found from the package root (so it works from dist/, the sources and any build folder). */
+export function uciDigitsPath(): string {
+  return path.join(packageRoot(), 'data', 'uci-digits', 'digits.csv.gz');
+}
 
 /** Options of `loadUciDigits`. */
 export interface UciDigitsOptions {
@@ -310,7 +314,7 @@ export function loadUciDigits(options: UciDigitsOptions = {}): Dataset {
   const where = 'loadUciDigits';
   const scale = options.scale ?? false;
   if (typeof scale !== 'boolean') invalid(where, 'options.scale', 'a boolean', describe(scale));
-  const file = options.path ?? UCI_DIGITS_PATH;
+  const file = options.path ?? uciDigitsPath();
   const raw = readCsvDataset(file, {
     header: false,
     label: -1,

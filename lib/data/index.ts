@@ -19,8 +19,8 @@ export {
   loadUciDigits,
   parseCsv,
   readCsvDataset,
-  UCI_DIGITS_PATH,
   type UciDigitsOptions,
+  uciDigitsPath,
 } from './csv';
 export {
   classCounts,

@@ -115,9 +115,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Safeten
     bad(source, `the tensors cover ${cursor} bytes but the data region has ${dataLen} (trailing bytes)`);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, dtype, shape, begin, end] of entries) {
-    // Copy into an aligned buffer: the data region need not be aligned for typed-array views.
-    const raw = bytes.slice(dataStart + begin, dataStart + end);
-    const dv = new DataView(raw.buffer);
+    // Read through a DataView (the data region need not be aligned for typed-array views). A Node
+    // Buffer's slice() is a view into a shared pool, so offsets are taken from the view itself.
+    const raw = bytes.subarray(dataStart + begin, dataStart + end);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const count = shape.reduce((a, b) => a * b, 1);
     let data: SafeTensor['data'];
     if (dtype === 'F32') {
@@ -133,7 +134,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Safeten
       data = new BigInt64Array(count);
       for (let i = 0; i < count; i++) data[i] = dv.getBigInt64(8 * i, true);
     } else if (dtype === 'U8') {
-      data = raw;
+      data = new Uint8Array(raw); // a copy: never alias the caller's buffer
     } else {
       const f = new Float32Array(count);
       for (let i = 0; i < count; i++) {

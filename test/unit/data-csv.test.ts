@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { csvToDataset, loadUciDigits, parseCsv, readCsvDataset, UCI_DIGITS_PATH } from '../../lib/data/csv';
+import { csvToDataset, loadUciDigits, parseCsv, readCsvDataset, uciDigitsPath } from '../../lib/data/csv';
 import { classCounts } from '../../lib/data/dataset';
 import { type DeboraError, isDeboraError } from '../../lib/errors';
 
@@ -175,7 +175,7 @@ describe('csvToDataset', () => {
 
 describe('loadUciDigits (vendored data/uci-digits)', () => {
   test('1,797 8×8 images of counts 0..16 with the known class counts', () => {
-    expect(fs.statSync(UCI_DIGITS_PATH).size).toBe(57512);
+    expect(fs.statSync(uciDigitsPath()).size).toBe(57512);
     const ds = loadUciDigits();
     expect(ds.n).toBe(1797);
     expect(ds.name).toBe('uci-digits');

@@ -158,7 +158,15 @@ describe('safetensors', () => {
     const file = path.join(dir, 'a.safetensors');
     writeSafetensors(file, sample());
     expect(fs.readdirSync(dir)).toEqual(['a.safetensors']);
-    expect(readSafetensors(file).tensors.size).toBe(6);
+    // Read back from disk (a Node Buffer from a shared pool): every value must match.
+    const back = readSafetensors(file).tensors;
+    expect(back.size).toBe(6);
+    for (const [name, t] of sample()) expect(Array.from(back.get(name)?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
+    // Also from a Buffer that is a view at a non-zero offset of a larger ArrayBuffer.
+    const padded = Buffer.alloc(fs.statSync(file).size + 13);
+    fs.readFileSync(file).copy(padded, 13);
+    const viaView = decodeSafetensors(padded.subarray(13), 'view').tensors;
+    for (const [name, t] of sample()) expect(Array.from(viaView.get(name)?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
     expect(() => readSafetensors(path.join(dir, 'missing.safetensors'))).toThrow(/cannot read .*missing\.safetensors/);
     expect(() => writeSafetensors(path.join(dir, 'no', 'such', 'dir.safetensors'), sample())).toThrow(/cannot write/);
     expect(fs.readdirSync(dir)).toEqual(['a.safetensors']);
