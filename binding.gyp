@@ -1,6 +1,7 @@
 # binding.gyp — CPU-only fallback build of the addon with node-gyp (npm run build:gyp), used
 # when CMake is missing. Same sources as CMakeLists.txt + native/CMakeLists.txt minus CUDA;
-# test/unit/build-sources.test.ts fails if the lists drift.
+# test/unit/build-sources.test.ts fails if the lists drift. No system BLAS here: op gemm runs its
+# builtin kernels only (DEBORA_HAVE_BLAS undefined), which keeps this build free of -dev packages.
 {
   "targets": [
     {
@@ -15,6 +16,9 @@
         "bindings/cp_materialize.cpp",
         "bindings/cp_mttkrp.cpp",
         "bindings/cp_tangent.cpp",
+        "bindings/gemm.cpp",
+        "bindings/conv2d.cpp",
+        "bindings/cuda_buffer.cpp",
         "native/cpu/status.cpp",
         "native/cpu/runtime.cpp",
         "native/cpu/thread_pool.cpp",
@@ -25,6 +29,8 @@
         "native/cpu/cp_materialize.cpp",
         "native/cpu/cp_mttkrp.cpp",
         "native/cpu/cp_tangent.cpp",
+        "native/cpu/gemm.cpp",
+        "native/cpu/conv2d.cpp",
         "native/cuda/unavailable.cpp"
       ],
       "include_dirs": [

@@ -104,7 +104,8 @@ export function torchPeer(
   return JSON.parse(r.stdout.trim().split('\n').pop() as string);
 }
 
-export function writeResults(file: BenchFile): string {
+/** Writes one results file (any suite: the kernels' BenchFile or another suite's rows). */
+export function writeResults(file: { suite: string; backend: string; date: string; [key: string]: unknown }): string {
   const dir = path.join(packageRoot(), 'bench', 'results');
   fs.mkdirSync(dir, { recursive: true });
   const stamp = file.date.replace(/[:]/g, '-').replace(/\..*$/, '');

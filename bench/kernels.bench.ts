@@ -1,6 +1,7 @@
 /**
  * kernels.bench.ts — the CPU kernel suite (`npm run bench`): cp_linear_fwd_bwd, cp_conv2d_fwd_bwd,
- * cp_mttkrp and the N-API call overhead. Each case is checked for correctness before it is timed
+ * cp_mttkrp, the dense base ops gemm and conv2d (builtin kernels against OpenBLAS in the same
+ * process, interleaved), and the N-API call overhead. Each case is checked for correctness before it is timed
  * (tinybench, median), then compared with the roofline floor measured in this same run
  * (max(FLOPs/peak, minimal bytes/bandwidth), each input read once and each output written once)
  * and with PyTorch CPU doing the same math when installed. Writes bench/results/kernels-cpu-<date>.json.
@@ -144,6 +145,168 @@ function conv2dCase(): Case {
   };
 }
 
+/**
+ * A case timed twice in the same process, interleaved sample by sample: with gemm's builtin kernels
+ * (the case's result) and with the system BLAS (its peer), switched by gemmSetImpl. conv2d's
+ * per-image products follow the switch too.
+ */
+interface AbCase extends Case {
+  /** Largest |builtin − blas| relative to the float64 check, filled by check(). */
+  agree?: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** Median ms per call of `run` under each implementation (blas: null when not compiled in). */
+function timeAb(run: () => void, budgetMs: number): { builtin: number; blas: number | null } {
+  const a = addon();
+  const impls = info().cpu.blas.compiled ? [1, 2] : [1];
+  for (const im of impls) {
+    a.gemmSetImpl(im);
+    for (let i = 0; i < 3; i++) run();
+  }
+  a.gemmSetImpl(1);
+  let t = performance.now();
+  run();
+  // Calls per sample: a sample of >= 0.3 ms keeps the timer's resolution out of the result.
+  const reps = Math.max(1, Math.ceil(0.3 / Math.max(performance.now() - t, 1e-3)));
+  const samples: number[][] = [[], [], []];
+  const end = performance.now() + budgetMs;
+  while (performance.now() < end || (samples[1] as number[]).length < 7) {
+    for (const im of impls) {
+      a.gemmSetImpl(im);
+      t = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      (samples[im] as number[]).push((performance.now() - t) / reps);
+    }
+  }
+  a.gemmSetImpl(0);
+  return { builtin: median(samples[1] as number[]), blas: impls.length > 1 ? median(samples[2] as number[]) : null };
+}
+
+/** Row-major SGEMM M×N×K (op(A) M×K, op(B) K×N) through the raw binding (no per-call validation). */
+function gemmCase(M: number, N: number, K: number, transA: boolean, transB: boolean, what: string): AbCase {
+  const A = rand(M * K, -1, 1, 41);
+  const B = rand(K * N, -1, 1, 42);
+  const C = new Float32Array(M * N);
+  const a = addon();
+  const [lda, ldb] = [transA ? M : K, transB ? K : N];
+  const run = () => a.gemm(0, transA, transB, M, N, K, 1, A, lda, B, ldb, 0, C, N);
+  const check = () => {
+    const impls = info().cpu.blas.compiled ? [1, 2] : [1];
+    for (const im of impls) {
+      a.gemmSetImpl(im);
+      C.fill(Number.NaN);
+      run();
+      for (const [i, j] of [
+        [0, 0],
+        [M - 1, N - 1],
+        [M >> 1, N >> 2],
+      ] as const) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const x = transA ? A[k * M + i] : A[i * K + k];
+          const y = transB ? B[j * K + k] : B[k * N + j];
+          s += (x as number) * (y as number);
+        }
+        close(C[i * N + j] as number, s, 1e-4, `C[${i},${j}] (${im === 1 ? 'builtin' : 'blas'})`);
+      }
+    }
+    a.gemmSetImpl(0);
+    return `C[0,0], C[M-1,N-1], C[M/2,N/4] vs float64, ${impls.length === 2 ? 'builtin and blas' : 'builtin'}`;
+  };
+  return {
+    id: `gemm-${M}x${N}x${K}-${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
+    op: 'gemm',
+    shape: { M, N, K, transA, transB, what },
+    flops: 2 * M * N * K,
+    bytes: 4 * (M * K + K * N + M * N),
+    check,
+    run,
+  };
+}
+
+/** Dense 3×3 "same" convolution of a small CNN layer (batch B, C→F channels, H×W), forward or backward (dX, dK, dbias). */
+function denseConvCase(B: number, C: number, H: number, W: number, F: number, pass: 'fwd' | 'bwd'): AbCase {
+  const geom = [B, C, H, W, F, 3, 3, 1, 1, 1, 1, 1, 1];
+  const X = rand(B * C * H * W, -1, 1, 51);
+  const K = rand(F * C * 9, -1, 1, 52);
+  const bias = rand(F, -1, 1, 53);
+  const Y = new Float32Array(B * F * H * W);
+  const dY = rand(B * F * H * W, -1, 1, 54);
+  const dX = new Float32Array(B * C * H * W);
+  const dK = new Float32Array(F * C * 9);
+  const db = new Float32Array(F);
+  const a = addon();
+  const run =
+    pass === 'fwd'
+      ? () => a.conv2dFwd(0, geom, X, K, bias, Y, false)
+      : () => a.conv2dBwd(0, geom, X, K, dY, dX, false, dK, false, db, false);
+  const checkOne = () => {
+    run();
+    // One output element (fwd) or one element of dK (bwd), in float64.
+    const x = (n: number, c: number, h: number, w: number) =>
+      h < 0 || h >= H || w < 0 || w >= W ? 0 : (X[((n * C + c) * H + h) * W + w] as number);
+    if (pass === 'fwd') {
+      const [n, f, oh, ow] = [B - 1, F - 1, 0, W - 1];
+      let y = bias[f] as number;
+      for (let c = 0; c < C; c++)
+        for (let i = 0; i < 3; i++)
+          for (let j = 0; j < 3; j++)
+            y += (K[((f * C + c) * 3 + i) * 3 + j] as number) * x(n, c, oh - 1 + i, ow - 1 + j);
+      close(Y[((n * F + f) * H + oh) * W + ow] as number, y, 1e-4, 'Y[B-1,F-1,0,W-1]');
+      return 'one output element vs float64';
+    }
+    const [f, c, i, j] = [F - 1, C - 1, 1, 2];
+    let s = 0;
+    for (let n = 0; n < B; n++)
+      for (let oh = 0; oh < H; oh++)
+        for (let ow = 0; ow < W; ow++)
+          s += (dY[((n * F + f) * H + oh) * W + ow] as number) * x(n, c, oh - 1 + i, ow - 1 + j);
+    close(dK[((f * C + c) * 3 + i) * 3 + j] as number, s, 1e-3, 'dK[F-1,C-1,1,2]');
+    return 'one element of dK vs float64';
+  };
+  const check = () => {
+    const impls = info().cpu.blas.compiled ? [1, 2] : [1];
+    let what = '';
+    for (const im of impls) {
+      a.gemmSetImpl(im);
+      what = checkOne();
+    }
+    a.gemmSetImpl(0);
+    return `${what}, ${impls.length === 2 ? 'builtin and blas' : 'builtin'}`;
+  };
+  const macs = B * F * H * W * C * 9;
+  return {
+    id: `conv2d-${pass}-${B}x${C}x${H}x${W}-${F}`,
+    op: `conv2d_${pass}`,
+    shape: {
+      B,
+      C,
+      H,
+      W,
+      F,
+      kh: 3,
+      kw: 3,
+      stride: 1,
+      pad: 1,
+      dil: 1,
+      ...(pass === 'bwd' ? { grads: 'dX,dK,dbias' } : {}),
+    },
+    flops: pass === 'fwd' ? 2 * macs : 4 * macs + B * F * H * W,
+    bytes:
+      pass === 'fwd'
+        ? 4 * (B * C * H * W + F * C * 9 + B * F * H * W)
+        : 4 * (2 * B * C * H * W + B * F * H * W + 2 * F * C * 9),
+    check,
+    run,
+  };
+}
+
 function mttkrpCase(dims: number[], r: number): Case {
   const factors = dims.map((n, k) => rand(n * r, -1, 1, 20 + k));
   const s = rand(r, 0.1, 1, 30);
@@ -222,6 +385,45 @@ async function main(): Promise<void> {
     process.stdout.write(`${c.id}: ${median?.toFixed(3)} ms\n`);
   }
 
+  // The dense base ops: builtin kernels against OpenBLAS, same process, interleaved sample by sample.
+  const blasInfo = i.cpu.blas;
+  const coretype = process.env.OPENBLAS_CORETYPE ?? '(unset)';
+  process.stdout.write(
+    `gemm peer: ${blasInfo.compiled ? `${blasInfo.library} (${blasInfo.config}), OPENBLAS_CORETYPE=${coretype}, run single-threaded on debora's ${getNumThreads()}-thread pool` : 'no system BLAS compiled in: builtin only'}\n`,
+  );
+  const abCases: AbCase[] = [
+    gemmCase(256, 256, 784, false, true, 'Linear 784->256 fwd X·Wᵀ, batch 256'),
+    gemmCase(256, 784, 256, false, false, 'Linear 784->256 dX = dY·W'),
+    gemmCase(256, 784, 256, true, false, 'Linear 784->256 dW = dYᵀ·X'),
+    gemmCase(256, 256, 256, false, false, 'square'),
+    gemmCase(1024, 1024, 1024, false, false, 'square'),
+    gemmCase(16, 784, 9, false, false, 'im2col fwd, conv 1->16 28x28 (per image)'),
+    gemmCase(32, 196, 144, false, false, 'im2col fwd, conv 16->32 14x14 (per image)'),
+    gemmCase(144, 32, 196, false, true, 'im2col dKᵀ, conv 16->32 14x14 (per image)'),
+    gemmCase(144, 196, 32, true, false, 'im2col dX, conv 16->32 14x14 (per image)'),
+    denseConvCase(256, 1, 28, 28, 16, 'fwd'),
+    denseConvCase(256, 1, 28, 28, 16, 'bwd'),
+    denseConvCase(256, 16, 14, 14, 32, 'fwd'),
+    denseConvCase(256, 16, 14, 14, 32, 'bwd'),
+  ];
+  const abResults = new Map<string, { builtin: number | null; blas: number | null; checked: string; note?: string }>();
+  for (const c of abCases) {
+    let checked: string;
+    try {
+      checked = c.check();
+    } catch (e) {
+      const msg = `check failed: ${(e as Error).message}`;
+      process.stdout.write(`${c.id}: ${msg}, not timed\n`);
+      abResults.set(c.id, { builtin: null, blas: null, checked: 'no', note: msg });
+      continue;
+    }
+    const t = timeAb(c.run, quick ? 400 : 1500);
+    abResults.set(c.id, { ...t, checked });
+    process.stdout.write(
+      `${c.id}: builtin ${t.builtin.toFixed(3)} ms${t.blas === null ? '' : `, blas ${t.blas.toFixed(3)} ms (builtin/blas time ${(t.builtin / t.blas).toFixed(2)})`}\n`,
+    );
+  }
+
   const rssAfter = process.memoryUsage().rss;
   // Call overhead: a tiny op through the TS wrapper and through the raw binding.
   const tiny = new Float32Array([0.5]);
@@ -271,6 +473,27 @@ async function main(): Promise<void> {
     if (r.note) row.note = r.note;
     return row;
   });
+  const peerName = `openblas-${getNumThreads()}t-in-process`;
+  for (const c of abCases) {
+    const r = abResults.get(c.id) as { builtin: number | null; blas: number | null; checked: string; note?: string };
+    const floor = floorMs(c.flops, c.bytes, peak, bw);
+    const row: BenchCase = {
+      op: c.op,
+      shape: c.shape,
+      median_ms: r.builtin,
+      floor_ms: floor,
+      ratio_to_floor: r.builtin === null ? null : r.builtin / floor,
+      gflops: r.builtin === null ? null : c.flops / (r.builtin * 1e6),
+      gbs: r.builtin === null ? null : c.bytes / (r.builtin * 1e6),
+      flops: c.flops,
+      bytes: c.bytes,
+      checked: r.checked,
+      peer: r.blas === null ? null : { name: peerName, median_ms: r.blas },
+      speedup_vs_peer: r.blas !== null && r.builtin ? r.blas / r.builtin : null,
+    };
+    if (r.note) row.note = r.note;
+    rows.push(row);
+  }
 
   const file = {
     suite: 'kernels',
@@ -288,6 +511,14 @@ async function main(): Promise<void> {
     rss_before_cases_mib: rssBefore / 2 ** 20,
     rss_after_cases_mib: rssAfter / 2 ** 20,
     call_overhead_us: { lib: Number(us[0]), raw: Number(us[1]) },
+    // The gemm / conv2d peer: which BLAS, its configuration, and the environment that steers it.
+    blas: {
+      library: blasInfo.library ?? null,
+      config: blasInfo.config ?? null,
+      openblas_coretype_env: process.env.OPENBLAS_CORETYPE ?? null,
+      openblas_l2_size_env: process.env.OPENBLAS_L2_SIZE ?? null,
+      threading: 'single-threaded OpenBLAS calls on the debora pool (split over rows or columns of C)',
+    },
     cases: rows,
     fw_step: fw,
   };
@@ -304,6 +535,20 @@ async function main(): Promise<void> {
     process.stdout.write(
       `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} |${r.note ? ` ${r.note}` : ''}\n`,
     );
+  }
+  const abRows = rows.filter((r) => r.op === 'gemm' || r.op.startsWith('conv2d_'));
+  if (abRows.length > 0) {
+    process.stdout.write(
+      `\ndense base ops, builtin vs ${peerName} (OPENBLAS_CORETYPE=${coretype}; % peak of ${peak.toFixed(0)} GFLOP/s)\n| op | shape | builtin ms | GFLOP/s | % peak | OpenBLAS ms | GFLOP/s | builtin time / OpenBLAS time |\n|---|---|---|---|---|---|---|---|\n`,
+    );
+    for (const r of abRows) {
+      const pg = r.peer ? r.flops / (r.peer.median_ms * 1e6) : null;
+      const shape = { ...r.shape };
+      delete shape.what;
+      process.stdout.write(
+        `| ${r.op} | ${JSON.stringify(shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.gflops, 1)} | ${r.gflops === null ? '—' : ((100 * r.gflops) / peak).toFixed(0)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(pg, 1)} | ${r.speedup_vs_peer ? (1 / r.speedup_vs_peer).toFixed(2) : '—'} |\n`,
+      );
+    }
   }
   process.stdout.write(`\nwritten: ${where}\n`);
 }

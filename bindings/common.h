@@ -49,6 +49,8 @@ void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const
 int64_t sizes_product(std::initializer_list<int64_t> sizes);
 // Backend 0 (cpu) is always there; ops without a CUDA twin yet refuse backend 1 clearly.
 void cpu_only(Napi::Env env, int64_t backend, const char* op);
+// For ops with a CUDA twin: true for backend 1 (cuda), false for 0 (cpu); throws DEBORA_INVALID_ARG otherwise.
+bool cuda_backend(Napi::Env env, int64_t backend, const char* op);
 
 // Runs `work` (a native call returning a status) on a libuv worker thread and returns a Promise
 // that resolves to undefined or rejects with the DeboraError. `keep` holds the JS buffers the
@@ -65,6 +67,9 @@ void register_cp_conv2d(Napi::Env env, Napi::Object exports);
 void register_cp_materialize(Napi::Env env, Napi::Object exports);
 void register_cp_mttkrp(Napi::Env env, Napi::Object exports);
 void register_cp_tangent(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);
+void register_conv2d(Napi::Env env, Napi::Object exports);
+void register_cuda_buffer(Napi::Env env, Napi::Object exports);
 
 }  // namespace debora_js
 

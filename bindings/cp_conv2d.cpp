@@ -3,6 +3,7 @@
 //   cpConv2dBwd(backend, geom, r, X, U1, U2, U3, U4, s, dY, dX|null, accumulateDx, dU1, dU2, dU3, dU4, ds, dots|null)
 // and cpConv2dFwdAsync / cpConv2dBwdAsync with the same arguments, returning a Promise.
 // geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW].
+// backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_conv2d.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_conv2d.test.ts.
 #include "common.h"
@@ -43,7 +44,7 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_conv2d_fwd";
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   Shapes sh = geom_arg(info, 1, op);
   const int64_t r = int_arg(info, 2, op, "r");
   Napi::Float32Array X = float32_arg(info, 3, op, "X");
@@ -61,7 +62,8 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   float *x = X.Data(), *u1 = U[0].Data(), *u2 = U[1].Data(), *u3 = U[2].Data(), *u4 = U[3].Data(), *sp = s.Data(),
         *y = Y.Data();
   const debora_conv2d_geom gg = g;
-  return {[=] { return debora_cp_conv2d_fwd_cpu(&gg, r, x, u1, u2, u3, u4, sp, y, acc ? 1 : 0); },
+  auto fn = cuda ? debora_cp_conv2d_fwd_cuda : debora_cp_conv2d_fwd_cpu;
+  return {[=] { return fn(&gg, r, x, u1, u2, u3, u4, sp, y, acc ? 1 : 0); },
           {info[3], info[4], info[5], info[6], info[7], info[8], info[9]}};
 }
 
@@ -70,7 +72,7 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   static const char* dnames[4] = {"dU1", "dU2", "dU3", "dU4"};
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   Shapes sh = geom_arg(info, 1, op);
   const int64_t r = int_arg(info, 2, op, "r");
   Napi::Float32Array X = float32_arg(info, 3, op, "X");
@@ -98,9 +100,8 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
         *dy = dY.Data(), *dx = dX.data, *d1 = dU[0].Data(), *d2 = dU[1].Data(), *d3 = dU[2].Data(), *d4 = dU[3].Data(),
         *dsp = ds.Data(), *dt = dots.data;
   const debora_conv2d_geom gg = g;
-  return {[=] {
-            return debora_cp_conv2d_bwd_cpu(&gg, r, x, u1, u2, u3, u4, sp, dy, dx, acc ? 1 : 0, d1, d2, d3, d4, dsp, dt);
-          },
+  auto fn = cuda ? debora_cp_conv2d_bwd_cuda : debora_cp_conv2d_bwd_cpu;
+  return {[=] { return fn(&gg, r, x, u1, u2, u3, u4, sp, dy, dx, acc ? 1 : 0, d1, d2, d3, d4, dsp, dt); },
           {info[3], info[4], info[5], info[6], info[7], info[8], info[9], info[10], info[12], info[13], info[14], info[15],
            info[16], info[17]}};
 }

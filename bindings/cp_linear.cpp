@@ -2,6 +2,7 @@
 //   cpLinearFwd(backend, N, nIn, nOut, r, X, U, V, s, Y, accumulate, Z|null)
 //   cpLinearBwd(backend, N, nIn, nOut, r, X, U, V, s, dY, Z|null, dX|null, accumulateDx, dU, dV, ds, dots|null)
 // and cpLinearFwdAsync / cpLinearBwdAsync with the same arguments, returning a Promise.
+// backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_linear.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_linear.test.ts.
 #include "common.h"
@@ -17,7 +18,7 @@ struct Call {
 Call parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_fwd";
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t N = int_arg(info, 1, op, "N"), n_in = int_arg(info, 2, op, "nIn"), n_out = int_arg(info, 3, op, "nOut"),
                 r = int_arg(info, 4, op, "r");
   Napi::Float32Array X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
@@ -31,14 +32,15 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   need_length(env, Y.ElementLength(), sizes_product({N, n_out}), op, "Y");
   need_length(env, Z.length, sizes_product({N, r}), op, "Z", Z.data != nullptr);
   float *x = X.Data(), *u = U.Data(), *v = V.Data(), *sp = s.Data(), *y = Y.Data(), *z = Z.data;
-  return {[=] { return debora_cp_linear_fwd_cpu(N, n_in, n_out, r, x, u, v, sp, y, acc ? 1 : 0, z); },
+  auto fn = cuda ? debora_cp_linear_fwd_cuda : debora_cp_linear_fwd_cpu;
+  return {[=] { return fn(N, n_in, n_out, r, x, u, v, sp, y, acc ? 1 : 0, z); },
           {info[5], info[6], info[7], info[8], info[9], info[11]}};
 }
 
 Call parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_bwd";
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t N = int_arg(info, 1, op, "N"), n_in = int_arg(info, 2, op, "nIn"), n_out = int_arg(info, 3, op, "nOut"),
                 r = int_arg(info, 4, op, "r");
   Napi::Float32Array X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
@@ -62,7 +64,8 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
   need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
   float *x = X.Data(), *u = U.Data(), *v = V.Data(), *sp = s.Data(), *dy = dY.Data(), *z = Z.data, *dx = dX.data,
         *du = dU.Data(), *dv = dV.Data(), *dsp = ds.Data(), *dt = dots.data;
-  return {[=] { return debora_cp_linear_bwd_cpu(N, n_in, n_out, r, x, u, v, sp, dy, z, dx, acc ? 1 : 0, du, dv, dsp, dt); },
+  auto fn = cuda ? debora_cp_linear_bwd_cuda : debora_cp_linear_bwd_cpu;
+  return {[=] { return fn(N, n_in, n_out, r, x, u, v, sp, dy, z, dx, acc ? 1 : 0, du, dv, dsp, dt); },
           {info[5], info[6], info[7], info[8], info[9], info[10], info[11], info[13], info[14], info[15], info[16]}};
 }
 

@@ -1,5 +1,6 @@
 // cp_materialize.cpp — binding of op cp_materialize (dense route, order 2..6):
 //   cpMaterialize(backend, dims, r, factors, s, out)
+// backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_dense.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_dense.test.ts.
 #include "common.h"
@@ -10,7 +11,7 @@ namespace {
 Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
   static const char* op = "cp_materialize";
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   std::vector<int64_t> dims = int_list_arg(info, 1, op, "dims");
   const int64_t r = int_arg(info, 2, op, "r");
   std::vector<OptionalF32> factors = float32_list_arg(info, 3, op, "factors", false);
@@ -26,7 +27,8 @@ Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
   }
   need_length(env, s.ElementLength(), r, op, "s");
   need_length(env, out.ElementLength(), total, op, "out");
-  check(env, debora_cp_materialize_cpu(static_cast<int>(dims.size()), dims.data(), r, ptrs.data(), s.Data(), out.Data()));
+  auto fn = cuda ? debora_cp_materialize_cuda : debora_cp_materialize_cpu;
+  check(env, fn(static_cast<int>(dims.size()), dims.data(), r, ptrs.data(), s.Data(), out.Data()));
   return env.Undefined();
 }
 

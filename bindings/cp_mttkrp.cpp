@@ -1,5 +1,6 @@
 // cp_mttkrp.cpp — binding of op cp_mttkrp (dense route gradients, order 2..6):
 //   cpMttkrp(backend, dims, r, factors, s, G, grads, ds, dots|null), and cpMttkrpAsync (a Promise).
+// backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_dense.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_dense.test.ts.
 #include "common.h"
@@ -15,7 +16,7 @@ struct Call {
 Call parse(const Napi::CallbackInfo& info) {
   static const char* op = "cp_mttkrp";
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   std::vector<int64_t> dims = int_list_arg(info, 1, op, "dims");
   const int64_t r = int_arg(info, 2, op, "r");
   std::vector<OptionalF32> factors = float32_list_arg(info, 3, op, "factors", false);
@@ -45,10 +46,8 @@ Call parse(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep{info[4], info[5], info[7], info[8]};
   for (const auto& f : factors) keep.push_back(f.value);
   for (const auto& g : grads) keep.push_back(g.value);
-  return {[=] {
-            return debora_cp_mttkrp_cpu(static_cast<int>(dims.size()), dims.data(), r, fptrs.data(), sp, g, gptrs.data(), dsp,
-                                        dt);
-          },
+  auto fn = cuda ? debora_cp_mttkrp_cuda : debora_cp_mttkrp_cpu;
+  return {[=] { return fn(static_cast<int>(dims.size()), dims.data(), r, fptrs.data(), sp, g, gptrs.data(), dsp, dt); },
           keep};
 }
 

@@ -1,5 +1,6 @@
 // cp_tangent.cpp — binding of op cp_tangent (tangent projection of a factor gradient):
 //   cpTangent(backend, geometry (0 euclidean, 1 oblique, 2 stiefel), n, r, U, G, out, dots|null)
+// backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_tangent.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_tangent.test.ts.
 #include "common.h"
@@ -10,7 +11,7 @@ namespace {
 Napi::Value cp_tangent(const Napi::CallbackInfo& info) {
   static const char* op = "cp_tangent";
   Napi::Env env = info.Env();
-  cpu_only(env, int_arg(info, 0, op, "backend"), op);
+  const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t geom = int_arg(info, 1, op, "geometry"), n = int_arg(info, 2, op, "n"), r = int_arg(info, 3, op, "r");
   Napi::Float32Array U = float32_arg(info, 4, op, "U"), G = float32_arg(info, 5, op, "G"), out = float32_arg(info, 6, op, "out");
   OptionalF32 dots = optional_float32_arg(info, 7, op, "dots");
@@ -22,7 +23,8 @@ Napi::Value cp_tangent(const Napi::CallbackInfo& info) {
   need_length(env, G.ElementLength(), sizes_product({n, r}), op, "G");
   need_length(env, out.ElementLength(), sizes_product({n, r}), op, "out");
   need_length(env, dots.length, r, op, "dots", dots.data != nullptr);
-  check(env, debora_cp_tangent_cpu(static_cast<debora_geometry>(geom), n, r, U.Data(), G.Data(), out.Data(), dots.data));
+  auto fn = cuda ? debora_cp_tangent_cuda : debora_cp_tangent_cpu;
+  check(env, fn(static_cast<debora_geometry>(geom), n, r, U.Data(), G.Data(), out.Data(), dots.data));
   return env.Undefined();
 }
 

@@ -144,6 +144,11 @@ int64_t sizes_product(std::initializer_list<int64_t> sizes) {
   return p;
 }
 
+bool cuda_backend(Napi::Env env, int64_t backend, const char* op) {
+  if (backend == 0 || backend == 1) return backend == 1;
+  throw_error(env, "DEBORA_INVALID_ARG", std::string(op) + ": expected backend 0 (cpu) or 1 (cuda) for argument 'backend'");
+}
+
 void cpu_only(Napi::Env env, int64_t backend, const char* op) {
   if (backend == 0) return;
   if (backend == 1)

@@ -19,6 +19,15 @@ Napi::Value native_info(const Napi::CallbackInfo& info) {
   out.Set("threads", debora_num_threads());
   out.Set("hardwareThreads", debora_hardware_threads());
 
+  // gemm's system BLAS (op gemm): compiled in or not, which library, and the implementation gemm
+  // runs now ("builtin" or "blas").
+  Napi::Object blas = Napi::Object::New(env);
+  blas.Set("compiled", debora_blas_compiled() != 0);
+  blas.Set("library", debora_blas_library());
+  blas.Set("config", debora_blas_config());
+  blas.Set("gemm", debora_gemm_impl() == DEBORA_GEMM_BLAS ? "blas" : "builtin");
+  out.Set("blas", blas);
+
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("compiled", debora_cuda_compiled() != 0);
   cuda.Set("runtimeVersion", debora_cuda_runtime_version());

@@ -3,8 +3,20 @@
  * it holds and where it is tested.
  */
 export { BACKEND_NAMES, type Backend, type BackendName, getBackend, resolveBackend, setBackend } from './backend';
+export {
+  type CpLinearDeviceGrads,
+  type CpLinearDeviceInputs,
+  CudaBuffer,
+  cpLinearBackwardCuda,
+  cpLinearForwardCuda,
+  cudaSynchronize,
+} from './cuda-buffer';
+export * from './data';
 export { DeboraError, type DeboraErrorCode, isDeboraError, NATIVE_ERROR_CODES } from './errors';
 export * from './fw';
 export { type CudaDeviceInfo, type DeboraInfo, formatInfo, info } from './info';
+export * from './nn';
 export * from './ops';
+export * from './optim';
+export { Rng } from './rng';
 export { getNumThreads, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from './runtime';

@@ -4,7 +4,7 @@
  * Tested in test/native/info.test.ts and test/e2e/cli.test.ts.
  */
 import { type Backend, type BackendName, getBackend } from './backend';
-import { addon, addonPath, packageVersion } from './native';
+import { addon, addonPath, type NativeInfo, packageVersion } from './native';
 
 /** A CUDA device as reported by the runtime. */
 export interface CudaDeviceInfo {
@@ -31,6 +31,12 @@ export interface DeboraInfo {
     /** Threads in debora's pool. */
     threads: number;
     hardwareThreads: number;
+    /**
+     * The system BLAS op gemm can use (linked at build time; never in the node-gyp build): its
+     * library file and, for OpenBLAS, its configuration and core. `gemm` is the implementation gemm
+     * runs now (setGemmImpl).
+     */
+    blas: { compiled: boolean; library?: string; config?: string; gemm: 'builtin' | 'blas' };
   };
   cuda: {
     /** Whether this build contains CUDA kernels. */
@@ -59,6 +65,15 @@ function resolvedFor(requested: BackendName, cudaAvailable: boolean): Backend | 
   return requested === 'auto' ? 'cpu' : null;
 }
 
+function blasInfo(b: NativeInfo['blas'] | undefined): DeboraInfo['cpu']['blas'] {
+  // An addon built before op gemm existed reports no blas entry: describe it as builtin-only.
+  if (b === undefined) return { compiled: false, gemm: 'builtin' };
+  const out: DeboraInfo['cpu']['blas'] = { compiled: b.compiled, gemm: b.gemm };
+  if (b.library) out.library = b.library;
+  if (b.config) out.config = b.config;
+  return out;
+}
+
 /** Reports the installation: version, backends, CPU SIMD level and threads, CUDA status. */
 export function info(): DeboraInfo {
   const n = addon().nativeInfo();
@@ -82,6 +97,7 @@ export function info(): DeboraInfo {
       simdSupported: n.simdSupported as DeboraInfo['cpu']['simd'],
       threads: n.threads,
       hardwareThreads: n.hardwareThreads,
+      blas: blasInfo(n.blas),
     },
     cuda,
     build: { tool: n.buildTool, addonPath: addonPath() },
@@ -97,6 +113,7 @@ export function formatInfo(i: DeboraInfo): string {
     `debora ${i.version} (${i.platform}, Node ${i.node})`,
     `backends:     ${i.backends.join(', ')} (default: ${i.defaultBackend.requested} -> ${i.defaultBackend.resolved ?? 'unavailable'})`,
     `cpu:          simd ${i.cpu.simd} (best supported: ${i.cpu.simdSupported}), ${i.cpu.threads} threads (${i.cpu.hardwareThreads} hardware)`,
+    `gemm:         ${i.cpu.blas.gemm}${i.cpu.blas.compiled ? ` (system BLAS ${i.cpu.blas.library}${i.cpu.blas.config ? `: ${i.cpu.blas.config}` : ''})` : ' (no system BLAS compiled in)'}`,
   ];
   if (i.cuda.available) {
     lines.push(

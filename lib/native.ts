@@ -117,6 +117,90 @@ export interface NativeAddon {
     out: Float32Array,
     dots: Float32Array | null,
   ): void;
+  /** Device buffers and cp_linear's device entries (bindings/cuda_buffer.cpp; lib/cuda-buffer.ts). */
+  cudaBufferAlloc(length: number): unknown;
+  cudaBufferFree(handle: unknown): void;
+  cudaBufferUpload(handle: unknown, src: Float32Array, offset: number): void;
+  cudaBufferDownload(handle: unknown, dst: Float32Array, offset: number): void;
+  cudaSynchronize(): void;
+  cpLinearFwdDev(
+    N: number,
+    nIn: number,
+    nOut: number,
+    r: number,
+    X: unknown,
+    U: unknown,
+    V: unknown,
+    s: unknown,
+    Y: unknown,
+    accumulate: boolean,
+    Z: unknown | null,
+  ): void;
+  cpLinearBwdDev(
+    N: number,
+    nIn: number,
+    nOut: number,
+    r: number,
+    X: unknown,
+    U: unknown,
+    V: unknown,
+    s: unknown,
+    dY: unknown,
+    Z: unknown | null,
+    dX: unknown | null,
+    accumulateDx: boolean,
+    dU: unknown,
+    dV: unknown,
+    ds: unknown,
+    dots: unknown | null,
+  ): void;
+  /** Row-major SGEMM: C = alpha·op(A)·op(B) + beta·C (bindings/gemm.cpp). */
+  gemm(
+    backend: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
+  ): void;
+  gemmAsync(...args: Parameters<NativeAddon['gemm']>): Promise<void>;
+  /** 0 auto, 1 builtin, 2 blas */
+  gemmSetImpl(impl: number): void;
+  /** The implementation gemm runs now: 1 builtin, 2 blas. */
+  gemmImpl(): number;
+  /** geom = [batch, C, H, W, F, kh, kw, strideH, strideW, padH, padW, dilH, dilW] */
+  conv2dFwd(
+    backend: number,
+    geom: number[],
+    X: Float32Array,
+    K: Float32Array,
+    bias: Float32Array | null,
+    Y: Float32Array,
+    accumulate: boolean,
+  ): void;
+  conv2dBwd(
+    backend: number,
+    geom: number[],
+    X: Float32Array | null,
+    K: Float32Array | null,
+    dY: Float32Array,
+    dX: Float32Array | null,
+    accumulateDx: boolean,
+    dK: Float32Array | null,
+    accumulateDk: boolean,
+    dbias: Float32Array | null,
+    accumulateDbias: boolean,
+  ): void;
+  conv2dFwdAsync(...args: Parameters<NativeAddon['conv2dFwd']>): Promise<void>;
+  conv2dBwdAsync(...args: Parameters<NativeAddon['conv2dBwd']>): Promise<void>;
 }
 
 /** What the addon reports about itself (shaped into `info()` by lib/info.ts). */
@@ -127,6 +211,8 @@ export interface NativeInfo {
   simdActive: string;
   threads: number;
   hardwareThreads: number;
+  /** gemm's system BLAS: linked or not, library file, OpenBLAS config and core ('' when absent). */
+  blas: { compiled: boolean; library: string; config: string; gemm: 'builtin' | 'blas' };
   cuda: {
     compiled: boolean;
     runtimeVersion: number;

@@ -12,6 +12,8 @@ import type { Tensor } from './tensor';
 export abstract class Module {
   /** Training mode (dropout active, batch statistics) vs evaluation mode. */
   training = true;
+  /** True for layers that report their own time to the profiler (base vs adapter kernels). */
+  readonly selfProfiled: boolean = false;
 
   /** The layer's own parameters (not its children's), with short names ('weight', 'bias'). */
   ownParameters(): Parameter[] {

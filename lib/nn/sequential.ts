@@ -8,6 +8,7 @@ import { DeboraError } from '../errors';
 import { describe as describeValue } from '../validate';
 import { Module } from './module';
 import type { Parameter } from './parameter';
+import { profiler } from './profile';
 import type { Tensor } from './tensor';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -87,7 +88,11 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const [, layer] of this.entries) h = layer.forward(h);
+    for (const [, layer] of this.entries) {
+      const t0 = layer.selfProfiled ? 0 : profiler.start();
+      h = layer.forward(h);
+      if (!layer.selfProfiled) profiler.stop('layers', t0);
+    }
     return h;
   }
 
@@ -96,7 +101,9 @@ export class Sequential extends Module {
     let g: Tensor | null = dy;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const layer = (this.entries[i] as [string, Module])[1];
+      const t0 = layer.selfProfiled ? 0 : profiler.start();
       g = layer.backward(g as Tensor, i > 0 || needInputGrad);
+      if (!layer.selfProfiled) profiler.stop('layers', t0);
       if (i > 0 && g === null) {
         throw new DeboraError(
           `Sequential.backward: layer '${(this.entries[i] as [string, Module])[0]}' returned no input gradient`,

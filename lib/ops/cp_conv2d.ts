@@ -53,7 +53,8 @@ export interface CpConv2dGrads {
 /** Largest size the native kernel takes in any one field. */
 const MAX_DIM = 2 ** 31 - 1;
 
-interface Resolved {
+/** A validated geometry with every pair resolved and the output size (shared with ./conv2d.ts). @internal */
+export interface Resolved {
   batch: number;
   C: number;
   H: number;
@@ -83,7 +84,8 @@ function pair(where: string, name: string, value: unknown, fallback: number, min
   return [int(where, `${name}[0]`, value[0], min, MAX_DIM), int(where, `${name}[1]`, value[1], min, MAX_DIM)];
 }
 
-function resolveGeometry(where: string, geom: Conv2dGeometry): Resolved {
+/** Validates a geometry at the boundary (messages name `geom.<field>`). @internal */
+export function resolveGeometry(where: string, geom: Conv2dGeometry): Resolved {
   if (typeof geom !== 'object' || geom === null) invalid(where, 'geom', 'a geometry object', describe(geom));
   const dim = (k: 'batch' | 'C' | 'H' | 'W' | 'F' | 'kh' | 'kw') => int(where, `geom.${k}`, geom[k], 1, MAX_DIM);
   const g = {
@@ -132,7 +134,8 @@ function resolveGeometry(where: string, geom: Conv2dGeometry): Resolved {
   return { ...g, sh, sw, ph, pw, dh, dw, Ho, Wo };
 }
 
-function geomArray(g: Resolved): number[] {
+/** The 13 integers the native bindings take as `geom`. @internal */
+export function geomArray(g: Resolved): number[] {
   return [g.batch, g.C, g.H, g.W, g.F, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw];
 }
 
@@ -182,19 +185,7 @@ export function cpConv2dForward(
   const accumulate = flag(where, 'accumulate', opts.accumulate, false);
   const Y = opts.out === undefined ? new Float32Array(yLen) : f32(where, 'out', opts.out, yLen);
   const { U1, U2, U3, U4, s } = factors;
-  addon().cpConv2dFwd(
-    backendCode(resolveBackend(opts.backend, false)),
-    geomArray(g),
-    r,
-    X,
-    U1,
-    U2,
-    U3,
-    U4,
-    s,
-    Y,
-    accumulate,
-  );
+  addon().cpConv2dFwd(backendCode(resolveBackend(opts.backend)), geomArray(g), r, X, U1, U2, U3, U4, s, Y, accumulate);
   return Y;
 }
 
@@ -264,7 +255,7 @@ export function cpConv2dBackward(
   const dots = wantDots ? out('dots', r) : null;
   const { U1, U2, U3, U4, s } = factors;
   addon().cpConv2dBwd(
-    backendCode(resolveBackend(opts.backend, false)),
+    backendCode(resolveBackend(opts.backend)),
     geomArray(g),
     r,
     X,

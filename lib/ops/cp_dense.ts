@@ -57,7 +57,7 @@ export function cpMaterialize(
   const where = 'cpMaterialize';
   const { r, total } = checkShapes(where, factors, s, dims);
   const out = opts.out === undefined ? new Float32Array(total) : f32(where, 'out', opts.out, total);
-  addon().cpMaterialize(backendCode(resolveBackend(opts.backend, false)), dims, r, factors, s, out);
+  addon().cpMaterialize(backendCode(resolveBackend(opts.backend)), dims, r, factors, s, out);
   return out;
 }
 
@@ -112,6 +112,6 @@ export function cpMttkrp(
   let dots: Float32Array | undefined;
   if (opts.dots !== undefined) dots = f32(where, 'dots', opts.dots, r);
   else if (opts.wantDots === true) dots = new Float32Array(r);
-  addon().cpMttkrp(backendCode(resolveBackend(opts.backend, false)), dims, r, factors, s, G, grads, ds, dots ?? null);
+  addon().cpMttkrp(backendCode(resolveBackend(opts.backend)), dims, r, factors, s, G, grads, ds, dots ?? null);
   return dots === undefined ? { grads, ds } : { grads, ds, dots };
 }

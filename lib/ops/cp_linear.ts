@@ -66,8 +66,8 @@ export interface CpLinearBackwardResult {
   dots?: Float32Array;
 }
 
-/** No CUDA twin yet (issue 4): 'auto' runs this op on the CPU even where a GPU is usable. */
-const HAS_CUDA_KERNEL = false;
+/** The CUDA twin exists (native/cuda/cp_linear.cu): 'auto' runs this op on a usable GPU. */
+const HAS_CUDA_KERNEL = true;
 
 function dims(where: string, d: CpLinearDims): CpLinearDims {
   return {

@@ -47,6 +47,6 @@ export function cpTangent(
   f32(where, 'G', G, n * r);
   const out = opts.out === undefined ? new Float32Array(n * r) : f32(where, 'out', opts.out, n * r);
   const dots = opts.dots === undefined ? null : f32(where, 'dots', opts.dots, r);
-  addon().cpTangent(backendCode(resolveBackend(opts.backend, false)), GEOMETRY_CODE[geom], n, r, U, G, out, dots);
+  addon().cpTangent(backendCode(resolveBackend(opts.backend)), GEOMETRY_CODE[geom], n, r, U, G, out, dots);
   return out;
 }

@@ -3,6 +3,15 @@
  */
 export { GEOMETRIES, type Geometry, type OpOptions } from './common';
 export {
+  type Conv2dBackwardOptions,
+  type Conv2dForwardOptions,
+  type Conv2dGrads,
+  conv2dBackward,
+  conv2dBackwardAsync,
+  conv2dForward,
+  conv2dForwardAsync,
+} from './conv2d';
+export {
   type Conv2dGeometry,
   type Conv2dPair,
   type CpConv2dBackwardOptions,
@@ -33,3 +42,4 @@ export {
   cpLinearForwardAsync,
 } from './cp_linear';
 export { cpTangent } from './cp_tangent';
+export { GEMM_IMPLS, type GemmArgs, type GemmImpl, gemm, gemmAsync, gemmImpl, setGemmImpl } from './gemm';

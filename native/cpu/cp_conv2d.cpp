@@ -17,6 +17,7 @@
 #endif
 
 #include "cp_conv2d_kernels.h"
+#include "debora/math.h"
 #include "internal.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -461,8 +462,8 @@ debora_status check_geometry(const char* op, const debora_conv2d_geom* g, int64_
   c.N = g->batch, c.C = g->C, c.H = g->H, c.W = g->W, c.F = g->F, c.kh = g->kh, c.kw = g->kw;
   c.sh = g->stride_h, c.sw = g->stride_w, c.ph = g->pad_h, c.pw = g->pad_w, c.dh = g->dil_h, c.dw = g->dil_w;
   c.r = r;
-  c.Ho = (c.H + 2 * c.ph - eff_h) / c.sh + 1;
-  c.Wo = (c.W + 2 * c.pw - eff_w) / c.sw + 1;
+  c.Ho = debora::conv_out_size(c.H, c.kh, c.sh, c.ph, c.dh);  // debora/math.h: shared with the CUDA twin
+  c.Wo = debora::conv_out_size(c.W, c.kw, c.sw, c.pw, c.dw);
   c.Wp = c.W + 2 * c.pw;
   /* Buffer sizes (X, Y, a bound on the workspace, the partial sums of all groups) as 64-bit
    * products that cannot overflow. */

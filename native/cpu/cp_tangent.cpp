@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cp_dense_common.h"
+#include "debora/math.h"
 #include "internal.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -35,7 +36,7 @@ DEBORA_INLINE void oblique_body(int64_t j0, int64_t j1, int64_t r, const float* 
   for (int64_t j = j0; j < j1; ++j)
     for (int64_t i = 0; i < r; ++i) {
       const double u = U[j * r + i];
-      const float o = static_cast<float>(static_cast<double>(G[j * r + i]) - u * c[i]);
+      const float o = debora::oblique_component(G[j * r + i], U[j * r + i], c[i]);  // debora/math.h
       out[j * r + i] = o;
       acc[i] += u * static_cast<double>(o);
     }
@@ -285,7 +286,7 @@ extern "C" debora_status debora_cp_tangent_cpu(debora_geometry geometry, int64_t
       sum_parts(parts, ch.count, static_cast<int64_t>(rr), S.data());
       for (int64_t a = 0; a < rd; ++a)  // symmetrise in place: S = (M + M^T) / 2
         for (int64_t b = a + 1; b < rd; ++b) {
-          const double v = 0.5 * (S[a * rd + b] + S[b * rd + a]);
+          const double v = debora::sym_entry(S[a * rd + b], S[b * rd + a]);
           S[a * rd + b] = v;
           S[b * rd + a] = v;
         }
@@ -298,7 +299,7 @@ extern "C" debora_status debora_cp_tangent_cpu(debora_geometry geometry, int64_t
       std::copy(dsum.begin(), dsum.begin() + r, acc.begin());
     }
     if (dots != nullptr)
-      for (int64_t i = 0; i < r; ++i) dots[i] = static_cast<float>(static_cast<double>(dots[i]) + acc[i]);
+      for (int64_t i = 0; i < r; ++i) dots[i] = debora::accumulate_dot(dots[i], acc[i]);
     return DEBORA_OK;
   });
 }

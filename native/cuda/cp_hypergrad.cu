@@ -1,10 +1,13 @@
 /* cp_hypergrad.cu — CUDA twin of native/cpu/cp_hypergrad.cpp (op cp_hypergrad): the same
  * formula from debora/math.h, one thread per component. The host entry validates on the host
- * (it has the host copies anyway), then copies in, launches and copies out.
+ * (it has the host copies anyway), then copies in, launches and copies out on the default context;
+ * the dev entry takes device pointers and enqueues on its context's stream.
  * Tested against the CPU twin in test/gpu (parity driver and Node tests). */
-#include "cuda_check.h"
+#include "common.cuh"
 #include "debora/math.h"
 
+namespace debora {
+namespace cuda {
 namespace {
 
 __global__ void cp_hypergrad_kernel(int64_t r, const float* __restrict__ ds, const float* __restrict__ s,
@@ -13,40 +16,67 @@ __global__ void cp_hypergrad_kernel(int64_t r, const float* __restrict__ ds, con
   if (i < r) g[i] = debora::hypergrad_component(ds[i], s[i], dots[i]);
 }
 
+debora_status launch(const char* op, Ctx* c, int64_t r, const float* ds, const float* s, const float* dots, float* g) {
+  if (r == 0) return DEBORA_OK;
+  DEBORA_LAUNCH(cp_hypergrad_kernel, grid_for(r, kThreads), kThreads, 0, c->stream)(r, ds, s, dots, g);
+  DEBORA_CUDA_LAUNCHED(op);
+  return DEBORA_OK;
+}
+
 }  // namespace
+}  // namespace cuda
+}  // namespace debora
+
+using debora::cuda::Arena;
+using debora::cuda::Ctx;
+
+extern "C" debora_status debora_cp_hypergrad_cuda_dev(debora_cuda_context* ctx, int64_t r, const float* ds,
+                                                      const float* s, const float* dots, float* g) {
+  static const char* op = "cp_hypergrad";
+  namespace cu = debora::cuda;
+  return debora::guarded(op, [&]() -> debora_status {
+    DEBORA_TRY(debora::check_size(op, "r", r, 0));
+    if (r > (int64_t{1} << 40))
+      return debora::fail(DEBORA_INVALID_ARG, "%s: expected an integer <= 2^40 for argument 'r', received %lld", op,
+                          static_cast<long long>(r));
+    Ctx* c = nullptr;
+    DEBORA_TRY(cu::resolve(op, ctx, &c));
+    if (r == 0) return DEBORA_OK;
+    DEBORA_TRY(cu::check_device_ptr(op, "ds", c, ds));
+    DEBORA_TRY(cu::check_device_ptr(op, "s", c, s));
+    DEBORA_TRY(cu::check_device_ptr(op, "dots", c, dots));
+    DEBORA_TRY(cu::check_device_ptr(op, "out", c, g));
+    std::lock_guard<std::mutex> lock(c->mu);
+    return cu::launch(op, c, r, ds, s, dots, g);
+  });
+}
 
 extern "C" debora_status debora_cp_hypergrad_cuda(int64_t r, const float* ds, const float* s, const float* dots,
                                                   float* g) {
   static const char* op = "cp_hypergrad";
+  namespace cu = debora::cuda;
   return debora::guarded(op, [&]() -> debora_status {
-    debora_status st;
-    if ((st = debora::check_size(op, "r", r, 0)) != DEBORA_OK) return st;
+    DEBORA_TRY(debora::check_size(op, "r", r, 0));
     if (r == 0) return DEBORA_OK;
-    if ((st = debora::check_ptr(op, "ds", ds)) != DEBORA_OK) return st;
-    if ((st = debora::check_ptr(op, "s", s)) != DEBORA_OK) return st;
-    if ((st = debora::check_ptr(op, "dots", dots)) != DEBORA_OK) return st;
-    if ((st = debora::check_ptr(op, "out", g)) != DEBORA_OK) return st;
-    if ((st = debora::check_positive(op, "s", s, r)) != DEBORA_OK) return st;
-    if ((st = debora::check_finite(op, "ds", ds, r)) != DEBORA_OK) return st;
-    if ((st = debora::check_finite(op, "dots", dots, r)) != DEBORA_OK) return st;
-    int n_dev = 0;
-    if ((st = debora_cuda_device_count(&n_dev)) != DEBORA_OK) return st;
-
+    DEBORA_TRY(debora::check_ptr(op, "ds", ds));
+    DEBORA_TRY(debora::check_ptr(op, "s", s));
+    DEBORA_TRY(debora::check_ptr(op, "dots", dots));
+    DEBORA_TRY(debora::check_ptr(op, "out", g));
+    DEBORA_TRY(debora::check_positive(op, "s", s, r));
+    DEBORA_TRY(debora::check_finite(op, "ds", ds, r));
+    DEBORA_TRY(debora::check_finite(op, "dots", dots, r));
+    Ctx* c = nullptr;
+    DEBORA_TRY(cu::resolve(op, nullptr, &c));
+    std::lock_guard<std::mutex> lock(c->mu);
     const size_t bytes = static_cast<size_t>(r) * sizeof(float);
-    float* d = nullptr; /* one allocation: ds | s | dots | g */
-    DEBORA_CUDA_TRY(op, cudaMalloc(&d, 4 * bytes));
-    struct Free {
-      float* p;
-      ~Free() { cudaFree(p); }
-    } guard{d};
-    DEBORA_CUDA_TRY(op, cudaMemcpy(d, ds, bytes, cudaMemcpyHostToDevice));
-    DEBORA_CUDA_TRY(op, cudaMemcpy(d + r, s, bytes, cudaMemcpyHostToDevice));
-    DEBORA_CUDA_TRY(op, cudaMemcpy(d + 2 * r, dots, bytes, cudaMemcpyHostToDevice));
-    const int block = 256;
-    const unsigned grid = static_cast<unsigned>((r + block - 1) / block);
-    cp_hypergrad_kernel<<<grid, block>>>(r, d, d + r, d + 2 * r, d + 3 * r);
-    DEBORA_CUDA_TRY(op, cudaGetLastError());
-    DEBORA_CUDA_TRY(op, cudaMemcpy(g, d + 3 * r, bytes, cudaMemcpyDeviceToHost));
+    float* d = nullptr; /* one staging block: ds | s | dots | g */
+    DEBORA_TRY(cu::with_staging(op, c, [&](Arena& a) { d = a.take<float>(4 * static_cast<size_t>(r)); }));
+    DEBORA_TRY(cu::h2d(op, c, d, ds, bytes));
+    DEBORA_TRY(cu::h2d(op, c, d + r, s, bytes));
+    DEBORA_TRY(cu::h2d(op, c, d + 2 * r, dots, bytes));
+    DEBORA_TRY(cu::launch(op, c, r, d, d + r, d + 2 * r, d + 3 * r));
+    DEBORA_TRY(cu::d2h(op, c, g, d + 3 * r, bytes));
+    DEBORA_CUDA_TRY(op, cudaStreamSynchronize(c->stream));
     return DEBORA_OK;
   });
 }

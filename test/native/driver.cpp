@@ -144,6 +144,8 @@ int main() {
   driver_cp_conv2d();
   driver_cp_dense();
   driver_cp_tangent();
+  driver_gemm();
+  driver_conv2d();
   std::printf("%d passed, %d failed\n", driver::passed(), driver::failed());
   return driver::failed() == 0 ? 0 : 1;
 }

@@ -52,5 +52,7 @@ void driver_cp_linear();
 void driver_cp_conv2d();
 void driver_cp_dense();  // cp_materialize + cp_mttkrp
 void driver_cp_tangent();
+void driver_gemm();
+void driver_conv2d();
 
 #endif

@@ -52,7 +52,9 @@ describe('safetensors', () => {
       expect(got?.shape).toEqual(t.shape);
       expect(Array.from(got?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
     }
-    expect(Object.is((f.tensors.get('w')?.data as Float32Array)[4], -0)).toBe(true);
+    const w = f.tensors.get('w');
+    expect(w).toBeDefined();
+    expect(Object.is((w as { data: Float32Array }).data[4], -0)).toBe(true);
   });
 
   test('reads a hand-built file in the reference layout, including F16 and BF16', () => {
@@ -161,12 +163,16 @@ describe('safetensors', () => {
     // Read back from disk (a Node Buffer from a shared pool): every value must match.
     const back = readSafetensors(file).tensors;
     expect(back.size).toBe(6);
-    for (const [name, t] of sample()) expect(Array.from(back.get(name)?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
+    for (const [name, t] of sample())
+      expect(Array.from(back.get(name)?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
     // Also from a Buffer that is a view at a non-zero offset of a larger ArrayBuffer.
     const padded = Buffer.alloc(fs.statSync(file).size + 13);
     fs.readFileSync(file).copy(padded, 13);
     const viaView = decodeSafetensors(padded.subarray(13), 'view').tensors;
-    for (const [name, t] of sample()) expect(Array.from(viaView.get(name)?.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
+    for (const [name, t] of sample())
+      expect(Array.from(viaView.get(name)?.data as ArrayLike<unknown>)).toEqual(
+        Array.from(t.data as ArrayLike<unknown>),
+      );
     expect(() => readSafetensors(path.join(dir, 'missing.safetensors'))).toThrow(/cannot read .*missing\.safetensors/);
     expect(() => writeSafetensors(path.join(dir, 'no', 'such', 'dir.safetensors'), sample())).toThrow(/cannot write/);
     expect(fs.readdirSync(dir)).toEqual(['a.safetensors']);
