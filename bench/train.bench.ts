@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const { Bench } = await import('tinybench');
   const i = info();
   process.stdout.write(
-    `debora train-step bench: ${machine()}, ${getNumThreads()} threads, simd ${i.cpu.simd}, blas ${JSON.stringify((i as unknown as { blas?: unknown }).blas ?? 'n/a')}\n`,
+    `debora train-step bench: ${machine()}, ${getNumThreads()} threads, simd ${i.cpu.simd}, blas ${JSON.stringify(i.cpu.blas)}\n`,
   );
   const ce = new SoftmaxCrossEntropy();
   const rows = [];

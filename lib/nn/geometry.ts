@@ -37,30 +37,31 @@ export function normalizeColumns(U: Float32Array, n: number, r: number): void {
  * QR retraction onto the Stiefel manifold (n ≥ r): U ← Q with Q R = U and diag(R) > 0, by modified
  * Gram–Schmidt in float64, done twice (one pass loses orthogonality when U is ill-conditioned).
  * A column that is (numerically) in the span of the previous ones is replaced by the first
- * canonical vector orthogonal to them, so the result always has orthonormal columns.
+ * canonical vector orthogonal to them, so the result always has orthonormal columns. Works on a
+ * column-major copy so every inner loop is contiguous.
  */
 export function orthonormalizeColumns(U: Float32Array, n: number, r: number): void {
-  const Q = new Float64Array(n * r);
-  for (let k = 0; k < n * r; k++) Q[k] = U[k] as number;
-  const col = new Float64Array(n);
+  const Q = new Float64Array(n * r); // column-major: column j is Q[j·n … j·n + n)
+  for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) Q[j * n + i] = U[i * r + j] as number;
   for (let j = 0; j < r; j++) {
-    for (let i = 0; i < n; i++) col[i] = Q[i * r + j] as number;
+    const col = Q.subarray(j * n, j * n + n);
     const norm0 = Math.sqrt(dot(col, col));
-    for (let pass = 0; pass < 2; pass++) subtractProjections(Q, col, n, r, j);
+    for (let pass = 0; pass < 2; pass++) subtractProjections(Q, col, n, j);
     let nrm = Math.sqrt(dot(col, col));
     if (!(nrm > 1e-6 * norm0) || !Number.isFinite(nrm)) {
       // Degenerate column: take the first canonical vector with a component left after projection.
       for (let e = 0; e < n; e++) {
         col.fill(0);
         col[e] = 1;
-        for (let pass = 0; pass < 2; pass++) subtractProjections(Q, col, n, r, j);
+        for (let pass = 0; pass < 2; pass++) subtractProjections(Q, col, n, j);
         nrm = Math.sqrt(dot(col, col));
         if (nrm > 0.5) break;
       }
     }
-    for (let i = 0; i < n; i++) Q[i * r + j] = (col[i] as number) / nrm;
+    const inv = 1 / nrm;
+    for (let i = 0; i < n; i++) col[i] = (col[i] as number) * inv;
   }
-  for (let k = 0; k < n * r; k++) U[k] = Q[k] as number;
+  for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) U[i * r + j] = Q[j * n + i] as number;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -69,12 +70,12 @@ function dot(a: Float64Array, b: Float64Array): number {
   return s;
 }
 
-/** col -= Σ_{k<j} q_k ⟨q_k, col⟩ (columns q_k of the row-major Q). */
-function subtractProjections(Q: Float64Array, col: Float64Array, n: number, r: number, j: number): void {
+/** col -= Σ_{k<j} q_k ⟨q_k, col⟩ over the first j columns of the column-major Q. */
+function subtractProjections(Q: Float64Array, col: Float64Array, n: number, j: number): void {
   for (let k = 0; k < j; k++) {
-    let p = 0;
-    for (let i = 0; i < n; i++) p += (Q[i * r + k] as number) * (col[i] as number);
-    for (let i = 0; i < n; i++) col[i] = (col[i] as number) - p * (Q[i * r + k] as number);
+    const q = Q.subarray(k * n, k * n + n);
+    const p = dot(q, col);
+    for (let i = 0; i < n; i++) col[i] = (col[i] as number) - p * (q[i] as number);
   }
 }
 
