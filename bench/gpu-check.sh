@@ -6,7 +6,8 @@
 # same math in PyTorch on the GPU, and print a short table last. Full logs, the timing JSON and a
 # bench/results-format JSON go to $OUT when it is set (else to a temporary folder, printed).
 # Exit: 0 all ran and parity passed; 1 a step failed; 77 no usable GPU (after the build: skipped).
-# Env: CUDA_ARCH (default 90), GPU_CHECK_BUILD (build folder, default build-gpu-check), JOBS.
+# Env: CUDA_ARCH (default 90), GPU_CHECK_BUILD (build folder, default build-gpu-check), JOBS,
+# GPU_CHECK_BUILD_TIMEOUT (seconds for the build, default 300; about a minute on 16 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +45,7 @@ note "logs and results in $OUT_DIR"
 step "configure + build native/ with CUDA (sm_$ARCH) and the GPU drivers"
 run configure 120 cmake -S native -B "$BUILD" ${GEN[@]+"${GEN[@]}"} -DCMAKE_BUILD_TYPE=Release -DDEBORA_CUDA=ON \
   -DDEBORA_BUILD_TESTS=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" || die "cmake configure (see $OUT_DIR/configure.log)"
-run build 300 cmake --build "$BUILD" --parallel "$JOBS" --target debora_parity debora_timing ||
+run build "${GPU_CHECK_BUILD_TIMEOUT:-300}" cmake --build "$BUILD" --parallel "$JOBS" --target debora_parity debora_timing ||
   die "build (see $OUT_DIR/build.log)"
 
 step "parity: every CUDA op against its CPU twin"
