@@ -15,9 +15,9 @@ import {
 } from '../ops/cp_conv2d';
 import { Rng } from '../rng';
 import { int } from '../validate';
-import { type AdapterOptions, CpAdapter, resolveAdapterOptions } from './adapter';
-import { addInto } from './linear';
-import { checkGradShape, Module, noForward } from './module';
+import { AdaptedLayer, addInto } from './adapted';
+import type { AdapterOptions, CpAdapter } from './adapter';
+import { checkGradShape, noForward } from './module';
 import { Parameter } from './parameter';
 import { profiler } from './profile';
 import { reuse, shapeStr, type Tensor } from './tensor';
@@ -39,7 +39,7 @@ function pairOf(v: Conv2dPair): [number, number] {
 }
 
 /** 2-D convolution with an optional CP conv adapter. */
-export class Conv2d extends Module {
+export class Conv2d extends AdaptedLayer {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernel: [number, number];
@@ -48,13 +48,10 @@ export class Conv2d extends Module {
   readonly dilation: [number, number];
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  adapter: CpAdapter | null = null;
-  override readonly selfProfiled = true;
   private x: Tensor | null = null;
   private geom: Conv2dGeometry | null = null;
   private y: Float32Array | null = null;
   private dx: Float32Array | null = null;
-  private scratch: Float32Array[] = [];
 
   constructor(inChannels: number, outChannels: number, kernelSize: Conv2dPair, options: Conv2dOptions = {}) {
     super();
@@ -93,44 +90,17 @@ export class Conv2d extends Module {
         : null;
   }
 
-  override ownParameters(): Parameter[] {
-    const own = this.bias === null ? [this.weight] : [this.weight, this.bias];
-    return this.adapter === null ? own : [...own, ...this.adapter.parameters()];
-  }
-
-  setBaseTrainable(on: boolean): void {
-    this.weight.requiresGrad = on;
-    if (this.bias !== null) this.bias.requiresGrad = on;
-  }
-
   /**
    * Attaches a CP conv adapter (U1: F×r, U2: C×r, U3: kh×r, U4: kw×r, s: r) and returns it. Under
    * 'stiefel', the spatial modes shorter than the rank use 'oblique'.
    */
   attachAdapter(options: AdapterOptions, where = 'Conv2d.attachAdapter'): CpAdapter {
-    if (this.adapter !== null) {
-      throw new DeboraError(`${where}: this layer already has an adapter; detach it first`, 'DEBORA_INVALID_CONFIG');
-    }
-    const resolved = resolveAdapterOptions(where, options);
-    const adapter = new CpAdapter([this.outChannels, this.inChannels, this.kernel[0], this.kernel[1]], resolved, [
-      'adapter.U1',
-      'adapter.U2',
-      'adapter.U3',
-      'adapter.U4',
-    ]);
-    if (resolved.init === 'offset') {
-      const dk = adapter.materialize();
-      const w = this.weight.data;
-      for (let k = 0; k < w.length; k++) w[k] = (w[k] as number) - (dk[k] as number);
-    }
-    this.adapter = adapter;
-    return adapter;
-  }
-
-  detachAdapter(): CpAdapter | null {
-    const a = this.adapter;
-    this.adapter = null;
-    return a;
+    return this.attach(
+      where,
+      options,
+      [this.outChannels, this.inChannels, this.kernel[0], this.kernel[1]],
+      ['adapter.U1', 'adapter.U2', 'adapter.U3', 'adapter.U4'],
+    );
   }
 
   private geometryFor(s: readonly number[]): Conv2dGeometry {
@@ -241,11 +211,6 @@ export class Conv2d extends Module {
       profiler.stop('adapter', t0);
     }
     return dx === null ? null : { data: dx, shape: x.shape };
-  }
-
-  private scratchFor(lengths: number[]): Float32Array[] {
-    this.scratch = lengths.map((len, i) => reuse(this.scratch[i] ?? null, len));
-    return this.scratch;
   }
 
   describe(): string {

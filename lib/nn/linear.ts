@@ -9,8 +9,9 @@ import { cpLinearBackward, cpLinearForward } from '../ops/cp_linear';
 import { gemm } from '../ops/gemm';
 import { Rng } from '../rng';
 import { int } from '../validate';
-import { type AdapterOptions, CpAdapter, resolveAdapterOptions } from './adapter';
-import { checkGradShape, Module, noForward } from './module';
+import { AdaptedLayer, addInto } from './adapted';
+import type { AdapterOptions, CpAdapter } from './adapter';
+import { checkGradShape, noForward } from './module';
 import { Parameter } from './parameter';
 import { profiler } from './profile';
 import { reuse, shapeStr, type Tensor } from './tensor';
@@ -26,18 +27,15 @@ export interface LinearOptions {
 }
 
 /** Fully connected layer with an optional CP adapter. */
-export class Linear extends Module {
+export class Linear extends AdaptedLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  adapter: CpAdapter | null = null;
-  override readonly selfProfiled = true;
   private x: Tensor | null = null;
   private y: Float32Array | null = null;
   private z: Float32Array | null = null;
   private dx: Float32Array | null = null;
-  private scratch: Float32Array[] = [];
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
@@ -60,41 +58,12 @@ export class Linear extends Module {
         : null;
   }
 
-  override ownParameters(): Parameter[] {
-    const own = this.bias === null ? [this.weight] : [this.weight, this.bias];
-    return this.adapter === null ? own : [...own, ...this.adapter.parameters()];
-  }
-
-  /** Freezes or unfreezes the base weight and bias. */
-  setBaseTrainable(on: boolean): void {
-    this.weight.requiresGrad = on;
-    if (this.bias !== null) this.bias.requiresGrad = on;
-  }
-
   /**
    * Attaches a CP matrix adapter (U: out×r, V: in×r, s: r) and returns it. With init 'offset' the
    * base weight becomes W − Ψ0 so the layer's function is unchanged.
    */
   attachAdapter(options: AdapterOptions, where = 'Linear.attachAdapter'): CpAdapter {
-    if (this.adapter !== null) {
-      throw new DeboraError(`${where}: this layer already has an adapter; detach it first`, 'DEBORA_INVALID_CONFIG');
-    }
-    const resolved = resolveAdapterOptions(where, options);
-    const adapter = new CpAdapter([this.outFeatures, this.inFeatures], resolved, ['adapter.U', 'adapter.V']);
-    if (resolved.init === 'offset') {
-      const psi = adapter.materialize();
-      const w = this.weight.data;
-      for (let k = 0; k < w.length; k++) w[k] = (w[k] as number) - (psi[k] as number);
-    }
-    this.adapter = adapter;
-    return adapter;
-  }
-
-  /** Removes the adapter (without merging it) and returns it. */
-  detachAdapter(): CpAdapter | null {
-    const a = this.adapter;
-    this.adapter = null;
-    return a;
+    return this.attach(where, options, [this.outFeatures, this.inFeatures], ['adapter.U', 'adapter.V']);
   }
 
   outputShape(s: readonly number[]): number[] {
@@ -218,20 +187,8 @@ export class Linear extends Module {
     return dx === null ? null : { data: dx, shape: x.shape };
   }
 
-  private scratchFor(lengths: number[]): Float32Array[] {
-    this.scratch = lengths.map((len, i) => reuse(this.scratch[i] ?? null, len));
-    return this.scratch;
-  }
-
   describe(): string {
     const ad = this.adapter === null ? '' : ` + CP adapter r=${this.adapter.rank} (${this.adapter.geometry})`;
     return `Linear(${this.inFeatures} → ${this.outFeatures}${this.bias === null ? ', no bias' : ''})${ad}`;
   }
-}
-
-/** p.grad += g when p trains. */
-export function addInto(p: Parameter, g: Float32Array): void {
-  if (!p.requiresGrad) return;
-  const d = p.grad;
-  for (let k = 0; k < d.length; k++) d[k] = (d[k] as number) + (g[k] as number);
 }

@@ -14,9 +14,9 @@ import { type Dataset, splitHalves } from '../data/dataset';
 import { DeboraError } from '../errors';
 import { SimplexFrankWolfe } from '../fw/stepper';
 import type { StepEvent } from '../fw/types';
+import { AdaptedLayer } from '../nn/adapted';
 import type { CpAdapter } from '../nn/adapter';
 import { attachAdapters, namedModules } from '../nn/attach';
-import { Conv2d } from '../nn/conv2d';
 import { Linear } from '../nn/linear';
 import { SoftmaxCrossEntropy } from '../nn/loss';
 import type { Module } from '../nn/module';
@@ -147,10 +147,9 @@ export class Trainer {
     } else if (cfg.method === 'full') {
       this.adapters = new Map();
       trainable = model.parameters();
-      for (const p of trainable) p.requiresGrad = true;
     } else {
       this.adapters = new Map();
-      const layers = namedModules(model).filter(([, m]) => m instanceof Linear || m instanceof Conv2d);
+      const layers = namedModules(model).filter(([, m]) => m instanceof AdaptedLayer);
       const name = cfg.head ?? layers.filter(([, m]) => m instanceof Linear).pop()?.[0];
       const hit = layers.find(([n]) => n === name);
       if (hit === undefined) {
@@ -160,7 +159,6 @@ export class Trainer {
         );
       }
       trainable = hit[1].parameters();
-      for (const p of trainable) p.requiresGrad = true;
     }
     for (const p of trainable) p.requiresGrad = true;
     const innerPerOuter = cfg.method === 'debora' ? cfg.inner.steps : cfg.inner.steps + 1;
