@@ -1,15 +1,25 @@
 #!/usr/bin/env node
 /**
- * cli.ts — the `debora` command. Commands: `info` (what this installation can do) and `demo` (the
- * default job: a small real transfer run comparing dEBORA with LoRA and full fine-tuning). Later
- * issues add train, report and export. Conventions: --help everywhere, data with --json on
- * stdout, errors on stderr, exit 0 ok / 1 failure / 2 usage error. Tested in test/e2e/cli.test.ts.
+ * cli.ts — the `debora` command. Commands: `info` (what this installation can do), `demo` (the
+ * default job: Fashion-MNIST → MNIST, dEBORA against LoRA, head-only and full fine-tuning, on an
+ * MLP and a CNN), `train` (a job from a JSON config file and/or flags), `report` (rebuild the
+ * report of a run directory). Conventions: --help everywhere, data with --json on stdout,
+ * progress and errors on stderr, exit 0 ok / 1 failure / 2 usage error / 130 interrupted (Ctrl-C
+ * ends the job after the current step and leaves a valid run directory; a second Ctrl-C quits at
+ * once). Tested in test/e2e/cli.test.ts and test/e2e/job.test.ts.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatDemo, runDemo } from './demo';
 import { isDeboraError } from './errors';
 import { formatInfo, info } from './info';
+import { DEFAULT_JOB, type JobConfig, validateJobConfig } from './job/config';
+import { createProgress } from './job/progress';
+import { runJob } from './job/run';
+import { formatResults } from './job/table';
+import { TASKS } from './job/tasks';
 import { packageVersion } from './native';
+import { writeReport } from './report/write';
 
 const USAGE = `Usage: debora <command> [options]
 
@@ -17,7 +27,9 @@ Rank-adaptive low-rank fine-tuning (dEBORA) for Node.js.
 
 Commands:
   info      Report version, backends, CPU SIMD level and threads, CUDA status
-  demo      Run the default job: MNIST 8×8 → UCI digits, dEBORA vs LoRA vs head vs full
+  demo      Run the default job: Fashion-MNIST → MNIST, dEBORA vs LoRA vs head vs full, MLP and CNN
+  train     Run a job from a JSON config file and/or flags
+  report    Rebuild report.html and plots/ of a run directory
 
 Options:
   -h, --help     Show help (also: debora <command> --help)
@@ -39,47 +51,172 @@ Options:
   -h, --help  Show this help
 `;
 
-const DEMO_USAGE = `Usage: debora demo [--steps N] [--seed S] [--json]
+const JOB_OPTIONS = `Job options (override the config):
+  --out DIR          run directory (default runs/<date-time>); must not exist or be empty
+  --task NAME        ${Object.keys(TASKS).join(' | ')}
+  --models A,B       base models of the task to run (default: all)
+  --methods A,B      method labels to keep, e.g. debora,lora-r16 (default: all)
+  --seeds 0,1,2      seeds (label draw, batches, initialisation; default 0)
+  --steps N          outer steps of every run (default per model)
+  --per-class N      labelled training examples per class (default 100)
+  --held-out N       held-out examples scored (default: all the others)
+  --eval-every N     evaluate on the held-out set every N outer steps (default 0: end only)
+  --no-report        skip report.html and plots/
+  --json             print results.json on stdout (progress stays on stderr)
+  -h, --help         show this help`;
 
-Adapts an MLP pretrained on MNIST digits (downsampled to 8×8, shipped with the package) to the
-UCI handwritten digits with 20 labels per class, scoring on the other 1,597 images: dEBORA
-(rank-adaptive CP adapters, initial rank 8), LoRA at ranks 2 and 8, head only and full
-fine-tuning, on the same data, seed and gradient budget. A few seconds on 2 cores.
+const DEMO_USAGE = `Usage: debora demo [options]
+
+The default job. Two networks pretrained on Fashion-MNIST (an MLP 784-128-64-10 and a small CNN,
+shipped with the package) are adapted to MNIST digits with 100 labels per class and scored on the
+other 9,000 digits: dEBORA (rank-adaptive CP adapters, initial rank 16; CP conv adapters on the
+CNN's convolutions), LoRA at ranks 4 and 16, head only and full fine-tuning, on the same data,
+seed and gradient budget. Writes a run directory with config.json, events.jsonl, results.json,
+checkpoints/ and report.html. About 2 minutes on 2 cores.
+
+${JOB_OPTIONS}
+`;
+
+const TRAIN_USAGE = `Usage: debora train [config.json] [options]
+
+Runs a job described by a JSON config file (see docs/cli.md for the fields: task, models,
+methods with their trainer settings, seeds, steps, perClass, heldOut, evalEvery) and/or flags;
+without a file, the default job. Writes the same run directory as 'debora demo'.
+
+${JOB_OPTIONS}
+`;
+
+const REPORT_USAGE = `Usage: debora report <run-dir>
+
+Rebuilds report.html and plots/*.svg of a run directory from its config.json, events.jsonl and
+results.json (also for an interrupted run).
 
 Options:
-  --steps N   outer steps per run (default 100)
-  --seed S    seed of the label draw, batches and initialisation (default 0)
-  --json      print the results as JSON on stdout (progress goes to stderr)
   -h, --help  Show this help
 `;
 
 class UsageError extends Error {}
 
-function cmdDemo(args: string[]): number {
-  const { values } = parseArgs({
+function parseList(flag: string, v: string, ints: boolean): Array<string | number> {
+  const parts = v.split(',').map((x) => x.trim());
+  if (parts.some((p) => p === '')) throw new UsageError(`${flag} expects a comma-separated list, received '${v}'`);
+  if (!ints) return parts;
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} expects non-negative integers, received '${v}'`);
+    return n;
+  });
+}
+
+function parseCount(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} expects an integer >= ${min}, received '${v}'`);
+  return n;
+}
+
+function defaultOut(): string {
+  const t = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  return path.join('runs', t);
+}
+
+async function cmdJob(args: string[], fromFile: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({
     args,
+    allowPositionals: fromFile,
     options: {
-      steps: { type: 'string', default: '100' },
-      seed: { type: 'string', default: '0' },
+      out: { type: 'string' },
+      task: { type: 'string' },
+      models: { type: 'string' },
+      methods: { type: 'string' },
+      seeds: { type: 'string' },
+      steps: { type: 'string' },
+      'per-class': { type: 'string' },
+      'held-out': { type: 'string' },
+      'eval-every': { type: 'string' },
+      'no-report': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(DEMO_USAGE);
+    process.stdout.write(fromFile ? TRAIN_USAGE : DEMO_USAGE);
     return 0;
   }
-  const steps = Number(values.steps);
-  const seed = Number(values.seed);
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new UsageError(`--steps expects an integer >= 1, received '${values.steps}'`);
-  if (!Number.isInteger(seed) || seed < 0)
-    throw new UsageError(`--seed expects an integer >= 0, received '${values.seed}'`);
-  const out = values.json ? process.stderr : process.stdout;
-  const { zeroShot, results } = runDemo({ steps, seed, log: (l) => out.write(`${l}\n`) });
-  if (values.json) process.stdout.write(`${JSON.stringify({ zeroShot, results }, null, 2)}\n`);
-  else process.stdout.write(`\n${formatDemo(results)}\n`);
+  let config: JobConfig = { ...DEFAULT_JOB };
+  if (positionals.length > 1) throw new UsageError(`train takes one config file, received ${positionals.length}`);
+  const file = positionals[0];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read config file '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      config = JSON.parse(text) as JobConfig;
+    } catch (e) {
+      throw new UsageError(`config file '${file}' is not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config))
+      throw new UsageError(`config file '${file}' must hold a JSON object`);
+  }
+  if (values.task !== undefined) config.task = values.task;
+  if (values.models !== undefined) config.models = parseList('--models', values.models, false) as string[];
+  if (values.seeds !== undefined) config.seeds = parseList('--seeds', values.seeds, true) as number[];
+  if (values.steps !== undefined) config.steps = parseCount('--steps', values.steps, 1);
+  if (values['per-class'] !== undefined) config.perClass = parseCount('--per-class', values['per-class'], 1);
+  if (values['held-out'] !== undefined) config.heldOut = parseCount('--held-out', values['held-out'], 10);
+  if (values['eval-every'] !== undefined) config.evalEvery = parseCount('--eval-every', values['eval-every'], 0);
+  if (values.methods !== undefined) {
+    const keep = parseList('--methods', values.methods, false) as string[];
+    const all = validateJobConfig(config).methods;
+    for (const k of keep)
+      if (!all.some((m) => m.label === k))
+        throw new UsageError(`--methods: no method labelled '${k}' (have ${all.map((m) => m.label).join(', ')})`);
+    config.methods = all.filter((m) => keep.includes(m.label));
+  }
+  const out = values.out ?? defaultOut();
+  const progress = createProgress(process.stderr);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write('\ndebora: second interrupt, quitting now; the run directory may lack its report\n');
+      process.exit(130);
+    }
+    controller.abort();
+    progress.log('debora: interrupted, finishing the current step and saving (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await runJob(config, { out, progress, signal: controller.signal, report: !values['no-report'] });
+    if (values.json) process.stdout.write(`${JSON.stringify(r.results, null, 2)}\n`);
+    else process.stdout.write(`\n${formatResults(r.results.runs)}\n`);
+    process.stderr.write(`\nrun directory: ${r.dir}${r.report ? `\nreport: ${r.report}` : ''}\n`);
+    if (r.results.status === 'interrupted') {
+      process.stderr.write('debora: the job was interrupted; results.json says which runs finished\n');
+      return 130;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function cmdReport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h', default: false } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(REPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('report expects exactly one run directory');
+  const r = await writeReport(positionals[0] as string);
+  process.stdout.write(`${r.html}\n`);
   return 0;
 }
 
@@ -98,8 +235,8 @@ function cmdInfo(args: string[]): number {
   return 0;
 }
 
-/** Runs the CLI on argv (without node and script) and returns the exit code. */
-export function main(argv: string[]): number {
+/** Runs the CLI on argv (without node and script) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
   try {
     const [cmd, ...rest] = argv;
     if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -111,7 +248,9 @@ export function main(argv: string[]): number {
       return 0;
     }
     if (cmd === 'info') return cmdInfo(rest);
-    if (cmd === 'demo') return cmdDemo(rest);
+    if (cmd === 'demo') return await cmdJob(rest, false);
+    if (cmd === 'train') return await cmdJob(rest, true);
+    if (cmd === 'report') return await cmdReport(rest);
     throw new UsageError(`unknown command '${cmd}'`);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -127,5 +266,13 @@ export function main(argv: string[]): number {
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`debora: internal error: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
