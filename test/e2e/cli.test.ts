@@ -63,25 +63,3 @@ test('a missing addon is exit code 1 with the loader message on stderr', () => {
   expect(r.stderr).toContain('the debora native addon is not built');
   expect(r.stderr).toContain('[DEBORA_ADDON_LOAD_FAILED]');
 });
-
-test('debora demo (shortened) runs every method on real data and prints the results', () => {
-  const r = debora('demo', '--steps', '12', '--json');
-  expect(r.code).toBe(0);
-  const out = JSON.parse(r.stdout) as { zeroShot: number; results: Array<Record<string, unknown>> };
-  expect(out.zeroShot).toBeGreaterThan(0.5);
-  expect(out.results.map((x) => x.method)).toEqual(['debora', 'lora-r2', 'lora-r8', 'head', 'full']);
-  for (const x of out.results) {
-    expect(x.model).toBe('mnist8-mlp');
-    expect(x.heldOutAccuracy as number).toBeGreaterThan(out.zeroShot);
-    expect(x.adapterParams as number).toBeGreaterThan(0);
-    expect(x.wallSeconds as number).toBeGreaterThan(0);
-  }
-  expect(r.stderr).toMatch(/MNIST 8×8 → UCI digits: 200 labels, 1597 held out/);
-  const text = debora('demo', '--steps', '3');
-  expect(text.code).toBe(0);
-  expect(text.stdout).toMatch(/^method +held-out acc +adapter params +ranks +wall s$/m);
-  expect(text.stdout).toMatch(/^lora-r8 +\d+\.\d% +4712 +fc1:8 fc2:8 fc3:8/m);
-  const bad = debora('demo', '--steps', '0');
-  expect(bad.code).toBe(2);
-  expect(bad.stderr).toMatch(/--steps expects an integer >= 1, received '0'/);
-});
