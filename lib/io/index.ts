@@ -1,6 +1,21 @@
 /**
- * index.ts — file formats: safetensors reading/writing and model weights.
+ * index.ts — file formats: safetensors reading/writing, model weights, PEFT LoRA export/import.
  */
+export {
+  CP_ADAPTERS_FILE,
+  CP_FORMAT,
+  type ExportedModule,
+  exportPeft,
+  importPeft,
+  loraToCp,
+  type ModuleNames,
+  PEFT_CONFIG_FILE,
+  PEFT_TASK_TYPES,
+  PEFT_WEIGHTS_FILE,
+  type PeftExportOptions,
+  type PeftExportResult,
+  type PeftImportOptions,
+} from './peft';
 export {
   decodeSafetensors,
   encodeSafetensors,

@@ -44,6 +44,15 @@ function f16ToF32(h: number): number {
   return s * 2 ** (e - 15) * (1 + m / 1024);
 }
 
+/**
+ * obj[key] = value as an own property. Plain assignment with key '__proto__' would set the prototype
+ * instead (a tensor or metadata key '__proto__' would silently vanish); JSON.parse creates such keys
+ * as own properties, so this keeps reader and writer symmetric with it.
+ */
+function ownKey(obj: object, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Parses a safetensors byte buffer; `source` names it in errors (a path, or 'buffer'). */
 export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): SafetensorsFile {
   if (bytes.length < 8) bad(source, `${bytes.length} bytes, shorter than the 8-byte header length`);
@@ -71,13 +80,14 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Safeten
         bad(source, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') bad(source, `__metadata__.${k} is not a string`);
-        metadata[k] = v;
+        ownKey(metadata, k, v);
       }
       continue;
     }
     if (typeof value !== 'object' || value === null) bad(source, `entry '${name}' is not an object`);
     const { dtype, shape, data_offsets: offs } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZE))
+    // Own keys only: `in` would also accept inherited names ('toString', '__proto__', …) as dtypes.
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, dtype))
       bad(
         source,
         `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZE).join(', ')})`,
@@ -196,7 +206,7 @@ export function encodeSafetensors(
       );
     }
     const bytes = count * DTYPE_SIZE[dtype];
-    header[name] = { dtype, shape: t.shape.slice(), data_offsets: [offset, offset + bytes] };
+    ownKey(header, name, { dtype, shape: t.shape.slice(), data_offsets: [offset, offset + bytes] });
     parts.push([t.data, offset]);
     offset += bytes;
   }

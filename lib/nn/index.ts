@@ -18,6 +18,7 @@ export { Conv2d, type Conv2dOptions } from './conv2d';
 export { modeGeometry, normalizeColumns, orthonormalizeColumns, randomFactor, retract } from './geometry';
 export { Linear, type LinearOptions } from './linear';
 export { accuracy, argmax, confusionMatrix, type LossResult, MSELoss, SoftmaxCrossEntropy } from './loss';
+export { mergeAdapters, mergedAdapters, unmergeAdapters } from './merge';
 export { Module } from './module';
 export { BatchNorm2d, LayerNorm, type NormOptions } from './norm';
 export { Parameter, type ParameterKind, selectColumns } from './parameter';
