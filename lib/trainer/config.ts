@@ -11,6 +11,9 @@ import { ADAPTER_INITS, type AdapterInit } from '../nn/adapter';
 import { GEOMETRIES, type Geometry } from '../ops/common';
 import { describe } from '../validate';
 
+/** Outer steps during which dEBORA's s stays at s0 when `fw.schedule` is not given (measured: docs/trainer.md). */
+export const DEFAULT_FW_WARMUP = 16;
+
 /** The training methods: dEBORA and the baselines it is compared with. */
 export type TrainMethod = 'debora' | 'lora' | 'full' | 'head' | 'adalora';
 export const TRAIN_METHODS: readonly TrainMethod[] = ['debora', 'lora', 'full', 'head', 'adalora'];
@@ -41,12 +44,55 @@ export interface TrainerAdapterConfig {
   targets: string | RegExp | ReadonlyArray<string | RegExp>;
   /** Initial rank (dEBORA prunes from here; LoRA keeps it). */
   rank: number;
-  /** Factor geometry (default: 'stiefel' for dEBORA, 'euclidean' for LoRA). */
+  /** Factor geometry (default: 'stiefel' for dEBORA, 'euclidean' for LoRA and AdaLoRA: measured in docs/trainer.md). */
   geometry?: Geometry;
   /** Initialisation (default: 'small' on a manifold, 'zero' for euclidean). */
   init?: AdapterInit;
-  /** LoRA's fixed scale s_i (α/r; default 1). dEBORA's s starts from the Frank-Wolfe s0 instead. */
+  /**
+   * LoRA's fixed scale s_i (α/r; default 1), AdaLoRA's initial s with init 'zero' / 'offset' (with
+   * 'small' AdaLoRA starts at s = 0). dEBORA's s starts from the Frank-Wolfe s0 instead.
+   */
   scale?: number;
+}
+
+/**
+ * The AdaLoRA-style baseline (Zhang et al., ICLR 2023): importance scores per component, smoothed
+ * (EMA of the sensitivity |w·∂w| times an EMA of its uncertainty), and a cubic schedule of the
+ * total budget from the initial total rank down to the target; the least important components
+ * (globally, across adapters) are pruned physically. Steps are outer steps of the trainer.
+ */
+export interface AdaLoraConfig {
+  /** Final average rank per adapter (the total is round(targetRank × adapters)). Exactly one of targetRank / targetParams. */
+  targetRank?: number;
+  /** Final adapter parameter count Σ r·(Σ n_k + 1) (components chosen by score until the budget is full). */
+  targetParams?: number;
+  /** T: the planned outer steps the schedule spans (default: the Trainer's totalSteps argument). */
+  totalSteps?: number;
+  /** Outer steps at the initial budget before pruning starts (default 10% of T). */
+  tInit?: number;
+  /** Last outer steps at the target budget (default 30% of T). */
+  tFinal?: number;
+  /** Prune every deltaT outer steps while the budget falls (default 1). */
+  deltaT?: number;
+  /** EMA factor of the sensitivity (default 0.85, as AdaLoRA). */
+  beta1?: number;
+  /** EMA factor of the uncertainty (default 0.85, as AdaLoRA). */
+  beta2?: number;
+  /** Components every adapter keeps (default 1; 0 lets an adapter vanish, as AdaLoRA allows). */
+  minRank?: number;
+}
+
+/** The AdaLoRA settings after validation; null fields are resolved by the Trainer from T. */
+export interface ResolvedAdaLoraConfig {
+  targetRank: number | null;
+  targetParams: number | null;
+  totalSteps: number | null;
+  tInit: number | null;
+  tFinal: number | null;
+  deltaT: number;
+  beta1: number;
+  beta2: number;
+  minRank: number;
 }
 
 /** The whole trainer configuration. */
@@ -62,10 +108,15 @@ export interface TrainerConfig {
   upperBatchSize?: number;
   /** 'same' (default, from the measurements in docs/trainer.md): D1 = D2 = all the training data; 'halves': a random equal split. */
   split?: 'halves' | 'same';
-  /** The Frank-Wolfe configuration of the outer loop (dEBORA only; see docs/frank-wolfe.md). */
+  /**
+   * The Frank-Wolfe configuration of the outer loop (dEBORA only; see docs/frank-wolfe.md). Without
+   * `schedule` the trainer uses { warmup: 16 } (s frozen at s0 for 16 outer steps); `null` for none.
+   */
   fw?: FrankWolfeConfig;
   /** Label smoothing of the cross-entropy (default 0). */
   labelSmoothing?: number;
+  /** The AdaLoRA-style baseline's schedule and scores (method 'adalora' only; required there). */
+  adalora?: AdaLoraConfig;
 }
 
 /** Everything resolved, defaults filled in. */
@@ -79,6 +130,7 @@ export interface ResolvedTrainerConfig {
   split: 'halves' | 'same';
   fw: FrankWolfeConfig | null;
   labelSmoothing: number;
+  adalora: ResolvedAdaLoraConfig | null;
 }
 
 function fail(field: string, expected: string, received: unknown, fix: string): never {
@@ -125,16 +177,21 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
     );
   }
   const c = config as TrainerConfig;
-  keys('', c, ['method', 'seed', 'adapters', 'head', 'inner', 'upperBatchSize', 'split', 'fw', 'labelSmoothing']);
+  keys('', c, [
+    'method',
+    'seed',
+    'adapters',
+    'head',
+    'inner',
+    'upperBatchSize',
+    'split',
+    'fw',
+    'labelSmoothing',
+    'adalora',
+  ]);
   const method = choice('method', c.method, TRAIN_METHODS, `use one of ${TRAIN_METHODS.join(', ')}`);
-  if (method === 'adalora') {
-    throw new DeboraError(
-      "TrainerConfig: method 'adalora' (importance-score pruning with a cubic budget schedule) is not implemented yet; use 'debora', 'lora', 'full' or 'head'",
-      'DEBORA_NOT_IMPLEMENTED',
-    );
-  }
   const seed = intIn('seed', c.seed ?? 0, 0, 0xffffffff, 'use a non-negative 32-bit integer');
-  const usesAdapters = method === 'debora' || method === 'lora';
+  const usesAdapters = method === 'debora' || method === 'lora' || method === 'adalora';
   let adapters: ResolvedTrainerConfig['adapters'] = null;
   if (usesAdapters) {
     const a = c.adapters;
@@ -153,7 +210,7 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
       'adapters.geometry',
       a.geometry ?? (method === 'debora' ? 'stiefel' : 'euclidean'),
       GEOMETRIES,
-      "use 'stiefel' (dEBORA's default), 'oblique' or 'euclidean'",
+      "use 'stiefel' (dEBORA's default), 'oblique' or 'euclidean' (LoRA's and AdaLoRA's default)",
     );
     const init =
       a.init === undefined
@@ -162,7 +219,12 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
     const scale = numIn('adapters.scale', a.scale ?? 1, 0, Infinity, 'use a positive scale (LoRA α/r)', true);
     adapters = { targets: a.targets, rank, geometry, init, scale };
   } else if (c.adapters !== undefined) {
-    fail('adapters', `nothing for method '${method}'`, c.adapters, `remove 'adapters' or use method 'debora' / 'lora'`);
+    fail(
+      'adapters',
+      `nothing for method '${method}'`,
+      c.adapters,
+      `remove 'adapters' or use method 'debora' / 'lora' / 'adalora'`,
+    );
   }
   const head = method === 'head' ? (c.head ?? null) : null;
   if (c.head !== undefined && (typeof c.head !== 'string' || method !== 'head')) {
@@ -247,10 +309,79 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
       const msg = (e as Error).message;
       throw new DeboraError(`TrainerConfig.fw: ${msg}`, 'DEBORA_INVALID_CONFIG');
     }
-    fw = c.fw;
+    // Without a schedule of its own, Frank-Wolfe keeps s at s0 for the first outer steps: the
+    // cold-start G̃ is anti-aligned with the exact hypergradient (docs/hypergradient.md), and a
+    // 16-step warm-up was better on 6 of 6 seeds of the UCI transfer (docs/trainer.md).
+    // `schedule: null` asks for none.
+    fw = c.fw.schedule === undefined ? { ...c.fw, schedule: { warmup: DEFAULT_FW_WARMUP } } : c.fw;
   } else if (c.fw !== undefined) {
     fail('fw', `nothing for method '${method}'`, c.fw, "remove 'fw' (only dEBORA runs Frank-Wolfe)");
   }
   const labelSmoothing = numIn('labelSmoothing', c.labelSmoothing ?? 0, 0, 0.999, 'use a value in [0, 1)');
-  return { method, seed, adapters, head, inner, upperBatchSize, split, fw, labelSmoothing };
+  let adalora: ResolvedAdaLoraConfig | null = null;
+  if (method === 'adalora') {
+    adalora = validateAdaLora(c.adalora, (adapters as NonNullable<ResolvedTrainerConfig['adapters']>).rank);
+  } else if (c.adalora !== undefined) {
+    fail('adalora', `nothing for method '${method}'`, c.adalora, "remove 'adalora' or use method 'adalora'");
+  }
+  return { method, seed, adapters, head, inner, upperBatchSize, split, fw, labelSmoothing, adalora };
+}
+
+function validateAdaLora(v: unknown, rank: number): ResolvedAdaLoraConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(
+      'adalora',
+      'an object { targetRank | targetParams, ... }',
+      v,
+      "method 'adalora' needs e.g. adalora: { targetRank: 4 }",
+    );
+  const a = v as AdaLoraConfig;
+  keys('adalora', a, [
+    'targetRank',
+    'targetParams',
+    'totalSteps',
+    'tInit',
+    'tFinal',
+    'deltaT',
+    'beta1',
+    'beta2',
+    'minRank',
+  ]);
+  if ((a.targetRank === undefined) === (a.targetParams === undefined)) {
+    fail(
+      'adalora.targetRank',
+      'exactly one of targetRank and targetParams',
+      a.targetRank === undefined ? 'neither' : 'both',
+      'give the final average rank per adapter (targetRank) or the final adapter parameter count (targetParams)',
+    );
+  }
+  const targetRank =
+    a.targetRank === undefined
+      ? null
+      : numIn('adalora.targetRank', a.targetRank, 0, rank, `use an average rank in (0, ${rank}] (adapters.rank)`, true);
+  const targetParams =
+    a.targetParams === undefined
+      ? null
+      : intIn('adalora.targetParams', a.targetParams, 1, 2 ** 52, 'use a positive parameter count');
+  const opt = (field: string, x: unknown, min: number, fix: string): number | null =>
+    x === undefined ? null : intIn(`adalora.${field}`, x, min, 1e9, fix);
+  const minRank = intIn('adalora.minRank', a.minRank ?? 1, 0, rank, `use a rank in [0, ${rank}]`);
+  if (targetRank !== null && targetRank < minRank)
+    fail(
+      'adalora.targetRank',
+      `a rank >= adalora.minRank (${minRank})`,
+      targetRank,
+      'raise targetRank or lower minRank',
+    );
+  return {
+    targetRank,
+    targetParams,
+    totalSteps: opt('totalSteps', a.totalSteps, 1, 'use the planned number of outer steps'),
+    tInit: opt('tInit', a.tInit, 0, 'use a non-negative step count'),
+    tFinal: opt('tFinal', a.tFinal, 0, 'use a non-negative step count'),
+    deltaT: intIn('adalora.deltaT', a.deltaT ?? 1, 1, 1e9, 'use a positive step interval'),
+    beta1: numIn('adalora.beta1', a.beta1 ?? 0.85, 0, 0.999999, 'use an EMA factor in [0, 1)'),
+    beta2: numIn('adalora.beta2', a.beta2 ?? 0.85, 0, 0.999999, 'use an EMA factor in [0, 1)'),
+    minRank,
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * trainer-config.test.ts — the trainer's validated configuration: defaults, and errors that name
- * the field and the fix (DEBORA_INVALID_CONFIG), unknown fields refused, AdaLoRA not implemented.
+ * the field and the fix (DEBORA_INVALID_CONFIG), unknown fields refused, the AdaLoRA baseline's settings.
  */
 import { validateTrainerConfig } from '../../lib/trainer/config';
 
@@ -24,6 +24,16 @@ describe('validateTrainerConfig', () => {
     expect(d.inner).toMatchObject({ steps: 4, batchSize: 64, optimizer: 'adam', lr: 1e-2, weightDecay: 0 });
     expect(d.split).toBe('same');
     expect(d.upperBatchSize).toBe(256);
+    // Frank-Wolfe warm-up: 16 outer steps by default, none with schedule: null, the user's own kept
+    expect(d.fw?.schedule).toEqual({ warmup: 16 });
+    const fw = (schedule: unknown) =>
+      validateTrainerConfig({
+        method: 'debora',
+        adapters: { targets: /fc/, rank: 8 },
+        fw: { tau: 4, epsilon: 1e-3, schedule } as never,
+      }).fw?.schedule;
+    expect(fw(null)).toBeNull();
+    expect(fw({ warmup: 3, decaySteps: 10, tauEnd: 2 })).toEqual({ warmup: 3, decaySteps: 10, tauEnd: 2 });
     const l = validateTrainerConfig({ method: 'lora', adapters: { targets: 'fc1', rank: 2 } });
     expect(l.adapters?.geometry).toBe('euclidean');
     expect(l.adapters?.scale).toBe(1);
@@ -61,6 +71,47 @@ describe('validateTrainerConfig', () => {
       expect(e.code).toBe('DEBORA_INVALID_CONFIG');
       expect(e.message).toMatch(re);
     }
-    expect(err({ method: 'adalora' }).code).toBe('DEBORA_NOT_IMPLEMENTED');
+  });
+
+  test('AdaLoRA: defaults, exactly one target, bounds named', () => {
+    const a = validateTrainerConfig({
+      method: 'adalora',
+      adapters: { targets: /fc/, rank: 8 },
+      adalora: { targetRank: 4 },
+    });
+    expect(a.adapters?.geometry).toBe('euclidean');
+    expect(a.inner.lr).toBe(1e-2);
+    expect(a.adalora).toEqual({
+      targetRank: 4,
+      targetParams: null,
+      totalSteps: null,
+      tInit: null,
+      tFinal: null,
+      deltaT: 1,
+      beta1: 0.85,
+      beta2: 0.85,
+      minRank: 1,
+    });
+    const ad = (adalora: unknown) => ({ method: 'adalora', adapters: { targets: /fc/, rank: 8 }, adalora });
+    const cases: Array<[unknown, RegExp]> = [
+      [{ method: 'adalora', adapters: { targets: /fc/, rank: 8 } }, /field 'adalora'.*Fix: method 'adalora' needs/],
+      [ad({}), /exactly one of targetRank and targetParams for field 'adalora\.targetRank', received 'neither'/],
+      [ad({ targetRank: 2, targetParams: 100 }), /received 'both'/],
+      [ad({ targetRank: 9 }), /field 'adalora\.targetRank'.*\(0, 8\]/],
+      [ad({ targetRank: 2, minRank: 3 }), /field 'adalora\.targetRank'.*minRank/],
+      [ad({ targetParams: 1.5 }), /field 'adalora\.targetParams'/],
+      [ad({ targetRank: 2, beta1: 1 }), /field 'adalora\.beta1'/],
+      [ad({ targetRank: 2, deltaT: 0 }), /field 'adalora\.deltaT'/],
+      [ad({ targetRank: 2, tfinal: 3 }), /field 'adalora\.tfinal'.*remove or rename/],
+      [
+        { method: 'lora', adapters: { targets: /fc/, rank: 2 }, adalora: { targetRank: 1 } },
+        /field 'adalora'.*method 'adalora'/,
+      ],
+    ];
+    for (const [cfg, re] of cases) {
+      const e = err(cfg);
+      expect(e.code).toBe('DEBORA_INVALID_CONFIG');
+      expect(e.message).toMatch(re);
+    }
   });
 });
