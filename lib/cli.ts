@@ -3,7 +3,7 @@
  * cli.ts — the `debora` command. Commands: `info` (what this installation can do), `demo` (the
  * default job: Fashion-MNIST → MNIST, dEBORA against LoRA, head-only and full fine-tuning, on an
  * MLP and a CNN), `train` (a job from a JSON config file and/or flags), `report` (rebuild the
- * report of a run directory). Conventions: --help everywhere, data with --json on stdout,
+ * report of a run directory), `export` (one run in PEFT format or merged). Conventions: --help everywhere, data with --json on stdout,
  * progress and errors on stderr, exit 0 ok / 1 failure / 2 usage error / 130 interrupted (Ctrl-C
  * ends the job after the current step and leaves a valid run directory; a second Ctrl-C quits at
  * once). Tested in test/e2e/cli.test.ts and test/e2e/job.test.ts.
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { isDeboraError } from './errors';
 import { formatInfo, info } from './info';
 import { DEFAULT_JOB, type JobConfig, validateJobConfig } from './job/config';
+import { EXPORT_FORMATS, type ExportFormat, exportRun } from './job/export';
 import { createProgress } from './job/progress';
 import { runJob } from './job/run';
 import { formatResults } from './job/table';
@@ -30,6 +31,7 @@ Commands:
   demo      Run the default job: Fashion-MNIST → MNIST, dEBORA vs LoRA vs head vs full, MLP and CNN
   train     Run a job from a JSON config file and/or flags
   report    Rebuild report.html and plots/ of a run directory
+  export    Export one run's adapters in PEFT LoRA format, or merged into the base weights
 
 Options:
   -h, --help     Show help (also: debora <command> --help)
@@ -93,6 +95,21 @@ results.json (also for an interrupted run).
 
 Options:
   -h, --help  Show this help
+`;
+
+const EXPORT_USAGE = `Usage: debora export <run-dir> --run MODEL/METHOD/seedS [--format peft|merged] --out DIR
+
+Rebuilds the adapted model of one run from its checkpoint and writes it for other tools:
+  peft    adapter_config.json + adapter_model.safetensors in PEFT's LoRA format (linear adapters,
+          s folded into lora_A/lora_B), CP conv adapters in debora's CP format (docs/interop.md)
+  merged  model.safetensors: the base weights with the adapters merged in (W0 + U diag(s) Vᵀ;
+          conv: the dense ΔK), loadable with loadWeights into the plain base model
+
+Options:
+  --run ID        the run, as in results.json: e.g. mlp/debora/seed0
+  --format F      peft (default) or merged
+  --out DIR       output directory (new or empty)
+  -h, --help      Show this help
 `;
 
 class UsageError extends Error {}
@@ -220,6 +237,32 @@ async function cmdReport(args: string[]): Promise<number> {
   return 0;
 }
 
+function cmdExport(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      run: { type: 'string' },
+      format: { type: 'string', default: 'peft' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(EXPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('export expects exactly one run directory');
+  if (values.run === undefined) throw new UsageError('export needs --run MODEL/METHOD/seedS (see results.json)');
+  if (values.out === undefined) throw new UsageError('export needs --out DIR');
+  if (!(EXPORT_FORMATS as readonly string[]).includes(values.format as string))
+    throw new UsageError(`--format expects one of ${EXPORT_FORMATS.join(', ')}, received '${values.format}'`);
+  const r = exportRun(positionals[0] as string, values.run, values.format as ExportFormat, values.out);
+  for (const f of r.files) process.stdout.write(`${f}\n`);
+  return 0;
+}
+
 function cmdInfo(args: string[]): number {
   const { values } = parseArgs({
     args,
@@ -251,6 +294,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'demo') return await cmdJob(rest, false);
     if (cmd === 'train') return await cmdJob(rest, true);
     if (cmd === 'report') return await cmdReport(rest);
+    if (cmd === 'export') return cmdExport(rest);
     throw new UsageError(`unknown command '${cmd}'`);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

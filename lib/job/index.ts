@@ -11,6 +11,7 @@ export {
   trainerConfig,
   validateJobConfig,
 } from './config';
+export { EXPORT_FORMATS, type ExportFormat, type ExportOutcome, exportRun, loadRunModel } from './export';
 export { createProgress, type Progress, type TextSink } from './progress';
 export { type JobOptions, type JobOutcome, runJob } from './run';
 export { formatResults } from './table';

@@ -64,6 +64,10 @@ function byRun(events: readonly RunEvent[]): RunSeries[] {
   return [...runs.values()];
 }
 
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function unique(xs: readonly string[]): string[] {
   return [...new Set(xs)];
 }
@@ -238,11 +242,16 @@ function ranksPlot(data: RunData, runs: RunSeries[]): PlotDef {
       fwRuns.length === 0 ? 'no run used Frank-Wolfe (no dEBORA run)' : 'the dEBORA runs reported no layer ranks';
     return { name: 'ranks', title, caption: '', spec: null, skipped: skipSentence(data, why) };
   }
-  const panels = unique(rows.map((r) => r.run));
-  // As many columns as the model with most dEBORA runs has: one row per model when the runner
-  // writes runs model by model (it does), capped so the page stays readable.
+  // Panels sorted by model, then label and seed, with as many columns as the model with most
+  // dEBORA runs has: one row per model (the runner writes seed by seed, which would mix them).
+  const models = modelDomain(data);
+  const drawn = new Set(rows.map((r) => r.run));
+  const sorted = fwRuns
+    .filter((r) => drawn.has(r.run))
+    .sort((a, b) => models.indexOf(a.model) - models.indexOf(b.model) || cmp(a.label, b.label) || a.seed - b.seed);
+  const panels = sorted.map((r) => r.run);
   const perModel = new Map<string, number>();
-  for (const r of fwRuns) perModel.set(r.model, (perModel.get(r.model) ?? 0) + 1);
+  for (const r of sorted) perModel.set(r.model, (perModel.get(r.model) ?? 0) + 1);
   const columns = Math.min(Math.max(...perModel.values()), 4);
   return {
     name: 'ranks',
@@ -269,6 +278,9 @@ function ranksPlot(data: RunData, runs: RunSeries[]): PlotDef {
     },
   };
 }
+
+/** Percentage points below the lowest run within which a zero-shot line is still drawn. */
+const ZERO_SHOT_MARGIN = 15;
 
 function accuracyPlot(data: RunData): PlotDef {
   const title = 'Held-out accuracy against adapter parameters';
@@ -336,11 +348,12 @@ function accuracyPlot(data: RunData): PlotDef {
       },
     );
   }
-  const zero = Object.entries(data.results.zeroShot ?? {}).map(([model, a]) => ({
-    model,
-    acc: 100 * a,
-    text: `zero-shot ${model}`,
-  }));
+  // Zero-shot lines only near the fine-tuned accuracies: a pretrained model that scores 8% on the
+  // new task would stretch the axis and squash every point into a band (the table has them all).
+  const lowest = Math.min(...points.map((p) => p.acc));
+  const zero = Object.entries(data.results.zeroShot ?? {})
+    .filter(([, a]) => 100 * a >= lowest - ZERO_SHOT_MARGIN)
+    .map(([model, a]) => ({ model, acc: 100 * a, text: `zero-shot ${model}` }));
   if (zero.length > 0) {
     const minParams = Math.min(...points.map((p) => p.params));
     layers.push(
@@ -370,7 +383,9 @@ function accuracyPlot(data: RunData): PlotDef {
         ? ' Filled large marks are the mean over seeds, with a vertical bar of ± one sample standard deviation and a ' +
           'horizontal bar over the range of parameter counts (dEBORA picks its ranks per seed); hollow marks are single seeds.'
         : '') +
-      (zero.length > 0 ? ' Dashed lines: accuracy of each pretrained model before fine-tuning.' : ''),
+      (zero.length > 0
+        ? ` Dashed lines: accuracy of a pretrained model before fine-tuning (drawn when within ${ZERO_SHOT_MARGIN} points of the lowest run; the table lists all).`
+        : ''),
     spec: { layer: layers, width: 520, height: 320, config: CONFIG } as TopLevelSpec,
   };
 }

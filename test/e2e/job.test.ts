@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors';
 import { loadWeights } from '../../lib/io/weights';
 import { TASKS } from '../../lib/job/tasks';
+import { fashionModel } from '../../lib/models/fashion';
 import { attachAdapters } from '../../lib/nn/attach';
 import { evaluate } from '../../lib/nn/train';
 import type { ResultRow, RunResults } from '../../lib/report/types';
@@ -113,6 +114,35 @@ describe('the default job, shortened (both models, every method, 6 outer steps)'
     loadWeights(model, file);
     const { test: heldOut } = task.data(0, 5, 300);
     expect(evaluate(model, heldOut.x, heldOut.y, heldOut.sampleShape).accuracy).toBeCloseTo(row.heldOutAccuracy, 12);
+  });
+
+  test('`debora export`: PEFT files for a LoRA run, merged weights that score like the adapted model', () => {
+    const peft = path.join(tmp, 'peft');
+    const r1 = debora('export', out, '--run', 'mlp/lora-r4/seed0', '--out', peft);
+    expect(r1.code).toBe(0);
+    const cfg = readJson(path.join(peft, 'adapter_config.json'));
+    expect(cfg.peft_type).toBe('LORA');
+    expect(cfg.rank_pattern).toEqual({ fc1: 4, fc2: 4, fc3: 4 });
+    const w = readSafetensors(path.join(peft, 'adapter_model.safetensors')).tensors;
+    expect(w.get('base_model.model.fc1.lora_A.weight')?.shape).toEqual([4, 784]);
+    expect(w.get('base_model.model.fc1.lora_B.weight')?.shape).toEqual([128, 4]);
+    const merged = path.join(tmp, 'merged');
+    const r2 = debora('export', out, '--run', 'cnn/debora/seed0', '--format', 'merged', '--out', merged);
+    expect(r2.code).toBe(0);
+    const row = results.runs.find((x) => x.model === 'cnn' && x.method === 'debora') as ResultRow;
+    const plain = fashionModel('cnn'); // no adapters: the merged file holds plain base weights
+    loadWeights(plain, path.join(merged, 'model.safetensors'));
+    const task = TASKS['fashion-mnist-to-mnist'] as NonNullable<(typeof TASKS)[string]>;
+    const { test: heldOut } = task.data(0, 5, 300);
+    const acc = evaluate(plain, heldOut.x, heldOut.y, heldOut.sampleShape).accuracy;
+    expect(Math.abs(acc - row.heldOutAccuracy)).toBeLessThanOrEqual(1 / 300 + 1e-12); // at most one flip from rounding
+    const head = debora('export', out, '--run', 'mlp/head/seed0', '--out', path.join(tmp, 'nope'));
+    expect(head.code).toBe(1);
+    expect(head.stderr).toContain('has no adapters to export in PEFT format; use --format merged');
+    const missing = debora('export', out, '--run', 'mlp/dora/seed0', '--out', path.join(tmp, 'nope'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no run 'mlp/dora/seed0'");
+    expect(fs.existsSync(path.join(tmp, 'nope'))).toBe(false);
   });
 
   test('report.html and the SVG plots are written; `debora report` rebuilds them', () => {
