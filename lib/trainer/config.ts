@@ -113,6 +113,14 @@ export interface TrainerConfig {
    * `schedule` the trainer uses { warmup: 16 } (s frozen at s0 for 16 outer steps); `null` for none.
    */
   fw?: FrankWolfeConfig;
+  /**
+   * How `fw.tau` is read (dEBORA only). 'absolute' (default): as given. 'relative': `fw.tau` is a
+   * number c and every adapter gets its own simplex (scope 'adapter') with budget
+   * τ_l = c·‖W0_l‖_F, the Frobenius norm of its layer's pretrained weight — so a Frank-Wolfe step
+   * moves each layer by an amount on the scale of that layer (docs/trainer.md: a global budget let
+   * one step put more weight on a conv component than the whole conv kernel had).
+   */
+  budget?: 'absolute' | 'relative';
   /** Label smoothing of the cross-entropy (default 0). */
   labelSmoothing?: number;
   /** The AdaLoRA-style baseline's schedule and scores (method 'adalora' only; required there). */
@@ -129,6 +137,7 @@ export interface ResolvedTrainerConfig {
   upperBatchSize: number;
   split: 'halves' | 'same';
   fw: FrankWolfeConfig | null;
+  budget: 'absolute' | 'relative';
   labelSmoothing: number;
   adalora: ResolvedAdaLoraConfig | null;
 }
@@ -185,6 +194,7 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
     'inner',
     'upperBatchSize',
     'split',
+    'budget',
     'fw',
     'labelSmoothing',
     'adalora',
@@ -317,6 +327,21 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
   } else if (c.fw !== undefined) {
     fail('fw', `nothing for method '${method}'`, c.fw, "remove 'fw' (only dEBORA runs Frank-Wolfe)");
   }
+  let budget: ResolvedTrainerConfig['budget'] = 'absolute';
+  if (c.budget !== undefined) {
+    if (method !== 'debora') fail('budget', `nothing for method '${method}'`, c.budget, "remove 'budget'");
+    budget = choice('budget', c.budget, ['absolute', 'relative'] as const, "use 'absolute' or 'relative'");
+    const f = fw as FrankWolfeConfig;
+    if (budget === 'relative' && typeof f.tau !== 'number')
+      fail('fw.tau', "one number c (with budget 'relative', τ_l = c·‖W0_l‖_F)", f.tau, 'e.g. fw: { tau: 2, ... }');
+    if (budget === 'relative' && f.scope !== undefined && f.scope !== 'adapter')
+      fail(
+        'fw.scope',
+        "'adapter' or nothing (budget 'relative' gives every adapter its own simplex)",
+        f.scope,
+        "remove 'fw.scope'",
+      );
+  }
   const labelSmoothing = numIn('labelSmoothing', c.labelSmoothing ?? 0, 0, 0.999, 'use a value in [0, 1)');
   let adalora: ResolvedAdaLoraConfig | null = null;
   if (method === 'adalora') {
@@ -324,7 +349,7 @@ export function validateTrainerConfig(config: unknown): ResolvedTrainerConfig {
   } else if (c.adalora !== undefined) {
     fail('adalora', `nothing for method '${method}'`, c.adalora, "remove 'adalora' or use method 'adalora'");
   }
-  return { method, seed, adapters, head, inner, upperBatchSize, split, fw, labelSmoothing, adalora };
+  return { method, seed, adapters, head, inner, upperBatchSize, split, fw, budget, labelSmoothing, adalora };
 }
 
 function validateAdaLora(v: unknown, rank: number): ResolvedAdaLoraConfig {

@@ -206,8 +206,16 @@ export class Trainer {
     // Parameters: everything frozen, then the method's trainable set.
     for (const p of model.parameters()) p.requiresGrad = false;
     let trainable: Parameter[];
+    // ‖W0‖_F of every adapted layer before any adapter changes it (budget 'relative').
+    const baseNorms = new Map<string, number>();
     if (cfg.method === 'debora' || cfg.method === 'lora' || cfg.method === 'adalora') {
       const a = cfg.adapters as NonNullable<ResolvedTrainerConfig['adapters']>;
+      for (const [name, m] of namedModules(model)) {
+        if (!(m instanceof AdaptedLayer)) continue;
+        let ss = 0;
+        for (const v of m.weight.data) ss += v * v;
+        baseNorms.set(name, Math.sqrt(ss));
+      }
       this.adapters = attachAdapters(model, {
         targets: a.targets,
         rank: a.rank,
@@ -261,8 +269,26 @@ export class Trainer {
         reuse: true,
       });
       const specs = [...this.adapters.entries()].map(([name, ad]) => ({ name, rank: ad.rank }));
-      this.fw_ = new SimplexFrankWolfe(cfg.fw as NonNullable<ResolvedTrainerConfig['fw']>, specs);
+      let fwConfig = cfg.fw as NonNullable<ResolvedTrainerConfig['fw']>;
+      if (cfg.budget === 'relative') {
+        const tau: Record<string, number> = {};
+        for (const [name, norm] of baseNorms) tau[name] = (fwConfig.tau as number) * norm;
+        fwConfig = { ...fwConfig, scope: 'adapter', tau };
+      }
+      this.fw_ = new SimplexFrankWolfe(fwConfig, specs);
+      // The adapters were attached (and, with the 'offset' init, their Ψ0 subtracted from W0) at
+      // s = scale; Frank-Wolfe starts from its own s0. Re-offset W0 by Ψ(s0) − Ψ(scale) so that the
+      // network still starts exactly at the pretrained function.
+      const before = new Map([...this.adapters].map(([n, ad]) => [n, ad.materialize()]));
       this.copySFromFw();
+      const layers = new Map(namedModules(model));
+      for (const [name, ad] of this.adapters) {
+        if (ad.init !== 'offset') continue;
+        const w = (layers.get(name) as AdaptedLayer).weight.data;
+        const old = before.get(name) as Float32Array;
+        const now = ad.materialize();
+        for (let k = 0; k < w.length; k++) w[k] = (w[k] as number) - ((now[k] as number) - (old[k] as number));
+      }
     } else {
       this.lowerData = train;
       this.upperData = null;
