@@ -2,6 +2,8 @@
  * job-config.test.ts — validateJobConfig: defaults, per-model steps, and errors that name the
  * field (including trainer errors, prefixed with the method's place in the job).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DeboraError } from '../../lib/errors';
 import { DEFAULT_METHODS, trainerConfig, validateJobConfig } from '../../lib/job/config';
 
@@ -79,4 +81,13 @@ test.each([
   expect((err as DeboraError).code).toBe('DEBORA_INVALID_CONFIG');
   expect((err as Error).message).toContain(message);
   expect((err as Error).message).toMatch(/Fix: /);
+});
+
+test('the worked example of docs/cli.md is a valid job', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/cli.md'), 'utf8');
+  const block = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+  expect(block).toBeDefined();
+  const c = validateJobConfig(JSON.parse(block as string));
+  expect(c.methods.map((m) => m.label)).toEqual(['debora-c1', 'debora-pairwise', 'lora-r16']);
+  expect(c.seeds).toEqual([0, 1, 2]);
 });
