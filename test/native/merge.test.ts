@@ -15,23 +15,12 @@ import type { Module } from '../../lib/nn/module';
 import { Sequential } from '../../lib/nn/sequential';
 import type { Tensor } from '../../lib/nn/tensor';
 import { boundRatio } from '../helpers/compare';
+import { expectErr } from '../helpers/errors';
 import { uniform } from '../helpers/random';
 import { denseForward, type RefGeom } from '../helpers/reference_conv2d';
 import { abs64, materialize64 } from '../helpers/reference_dense';
 
 const u32 = 2 ** -24;
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect((err as { name?: string })?.name).toBe('DeboraError');
-  expect((err as { code?: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 /** Every parameter (and the adapter slot of every layer) as it is now, for "nothing changed" checks. */
 function snapshot(model: Module): { params: Array<[string, Float32Array]>; adapters: Map<string, CpAdapter> } {

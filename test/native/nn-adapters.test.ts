@@ -18,25 +18,13 @@ import { trainStep } from '../../lib/nn/train';
 import { Adam } from '../../lib/optim/adam';
 import { SGD } from '../../lib/optim/sgd';
 import { Rng } from '../../lib/rng';
+import { expectErr } from '../helpers/errors';
 import { gradCheck } from '../helpers/gradcheck';
 import { uniform } from '../helpers/random';
 import { denseForward } from '../helpers/reference_conv2d';
 
 function t(data: Float32Array, shape: number[]): Tensor {
   return { data, shape };
-}
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
 }
 
 /** max |UᵀU − I| for an n×r row-major U. */

@@ -6,25 +6,13 @@
 import { Conv2d } from '../../lib/nn/conv2d';
 import { Linear } from '../../lib/nn/linear';
 import type { Tensor } from '../../lib/nn/tensor';
+import { expectErr } from '../helpers/errors';
 import { gradCheck } from '../helpers/gradcheck';
 import { uniform } from '../helpers/random';
 import { denseForward } from '../helpers/reference_conv2d';
 
 function t(data: Float32Array, shape: number[]): Tensor {
   return { data, shape };
-}
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
 }
 
 describe('Linear', () => {

@@ -19,21 +19,9 @@ import { countParameters, summary } from '../../lib/nn/summary';
 import { evaluate, trainStep } from '../../lib/nn/train';
 import { Adam } from '../../lib/optim/adam';
 import { Rng } from '../../lib/rng';
+import { expectErr } from '../helpers/errors';
 import { gradCheck } from '../helpers/gradcheck';
 import { uniform } from '../helpers/random';
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 function cnn(): Sequential {
   return new Sequential([

@@ -25,22 +25,11 @@ import { Conv2d } from '../../lib/nn/conv2d';
 import { Linear } from '../../lib/nn/linear';
 import type { Module } from '../../lib/nn/module';
 import { Sequential } from '../../lib/nn/sequential';
+import { expectErr } from '../helpers/errors';
 import { uniform } from '../helpers/random';
 import { abs64, materialize64, worstRatio } from '../helpers/reference_dense';
 
 const u32 = 2 ** -24;
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect((err as { name?: string })?.name).toBe('DeboraError');
-  expect((err as { code?: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 let tmp: string;
 beforeEach(() => {

@@ -10,22 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { CpAdapter, resolveAdapterOptions } from '../../lib/nn/adapter';
 import { cpTangent } from '../../lib/ops/cp_tangent';
 import { type DeboraDense, deboraDense, deboraDenseClass } from '../../lib/tfjs';
+import { expectErr } from '../helpers/errors';
 import { uniform } from '../helpers/random';
 
 tf.env().set('PROD', true); // silences tfjs's "install tfjs-node" banner
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 const data = (t: tf.Tensor | { read(): tf.Tensor }): Float32Array =>
   ('read' in t ? t.read() : t).dataSync() as Float32Array;

@@ -9,22 +9,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { type DeboraDense, deboraDense, TfFrankWolfe } from '../../lib/tfjs';
 import { runTfjsExample } from '../../scripts/examples/tfjs-train';
+import { expectErr } from '../helpers/errors';
 import { uniform } from '../helpers/random';
 
 tf.env().set('PROD', true); // silences tfjs's "install tfjs-node" banner
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 

@@ -9,6 +9,7 @@ import { accuracy, argmax, confusionMatrix, MSELoss, SoftmaxCrossEntropy } from 
 import { BatchNorm2d, LayerNorm } from '../../lib/nn/norm';
 import { AvgPool2d, MaxPool2d } from '../../lib/nn/pool';
 import type { Tensor } from '../../lib/nn/tensor';
+import { expectErr } from '../helpers/errors';
 import { gradCheck } from '../helpers/gradcheck';
 import { uniform } from '../helpers/random';
 
@@ -31,19 +32,6 @@ function distinct(seed: number, n: number): Float32Array {
     out[pos] = (rank + 0.5) / n - 0.5;
   });
   return out;
-}
-
-function expectErr(fn: () => unknown, code: string, text: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as { name: string }).name).toBe('DeboraError');
-  expect((err as { code: string }).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
 }
 
 describe('activations', () => {
