@@ -18,6 +18,8 @@
         "bindings/cp_tangent.cpp",
         "bindings/gemm.cpp",
         "bindings/conv2d.cpp",
+        "bindings/relu.cpp",
+        "bindings/max_pool2d.cpp",
         "bindings/cuda_buffer.cpp",
         "native/cpu/status.cpp",
         "native/cpu/runtime.cpp",
@@ -31,6 +33,8 @@
         "native/cpu/cp_tangent.cpp",
         "native/cpu/gemm.cpp",
         "native/cpu/conv2d.cpp",
+        "native/cpu/relu.cpp",
+        "native/cpu/max_pool2d.cpp",
         "native/cuda/unavailable.cpp"
       ],
       "include_dirs": [

@@ -13,6 +13,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   debora_js::register_cp_tangent(env, exports);
   debora_js::register_gemm(env, exports);
   debora_js::register_conv2d(env, exports);
+  debora_js::register_relu(env, exports);
+  debora_js::register_max_pool2d(env, exports);
   debora_js::register_cuda_buffer(env, exports);
   return exports;
 }

@@ -28,6 +28,8 @@ inline void check(Napi::Env env, debora_status status) {
 // The Float32Array at info[index]; throws DEBORA_INVALID_ARG naming `name` otherwise.
 // The binding only guards against misuse of the raw addon: lib/ validates first.
 Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
+// The Int32Array at info[index] (index arrays such as max_pool2d's argmax), same rules.
+Napi::Int32Array int32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name);
 // A Float32Array or null/undefined (-> nullptr data, length 0).
@@ -69,6 +71,8 @@ void register_cp_mttkrp(Napi::Env env, Napi::Object exports);
 void register_cp_tangent(Napi::Env env, Napi::Object exports);
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_conv2d(Napi::Env env, Napi::Object exports);
+void register_relu(Napi::Env env, Napi::Object exports);
+void register_max_pool2d(Napi::Env env, Napi::Object exports);
 void register_cuda_buffer(Napi::Env env, Napi::Object exports);
 
 }  // namespace debora_js

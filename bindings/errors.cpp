@@ -64,6 +64,13 @@ Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t index, con
   return info[index].As<Napi::Float32Array>();
 }
 
+Napi::Int32Array int32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  if (info.Length() <= index || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an Int32Array for argument '" + name + "'");
+  return info[index].As<Napi::Int32Array>();
+}
+
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
   if (info.Length() <= index || !info[index].IsNumber())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an integer for argument '" + name + "'");

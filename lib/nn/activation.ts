@@ -1,8 +1,10 @@
 /**
- * activation.ts — element-wise layers: ReLU, GELU (exact erf form, or PyTorch's tanh
- * approximation), Flatten and Dropout (inverted: scaled by 1/(1−p) in training, identity in eval).
- * Tested in test/native/nn-layers.test.ts (finite differences, reference values).
+ * activation.ts — element-wise layers: ReLU (the native op relu), GELU (exact erf form, or
+ * PyTorch's tanh approximation), Flatten and Dropout (inverted: scaled by 1/(1−p) in training,
+ * identity in eval). Tested in test/unit/nn-layers.test.ts (finite differences, reference values);
+ * the relu kernel in test/native/relu.test.ts.
  */
+import { reluBackward, reluForward } from '../ops/relu';
 import { Rng } from '../rng';
 import { int, invalid, num, oneOf } from '../validate';
 import { checkGradShape, Module, noForward } from './module';
@@ -36,25 +38,18 @@ abstract class Elementwise extends Module {
   }
 }
 
-/** max(0, x). */
+/** max(0, x) (NaN and −0 give +0); the gradient is dy where x > 0, else 0. Native (op relu). */
 export class ReLU extends Elementwise {
   forward(x: Tensor): Tensor {
     const y = this.begin(x);
-    const a = x.data;
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i] as number;
-      // biome-ignore lint/complexity/useMathMinMax: a global Math lookup per element is very slow under jest (jestjs/jest#15502)
-      y[i] = v > 0 ? v : 0;
-    }
+    reluForward(x.data, { out: y });
     return { data: y, shape: x.shape };
   }
 
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
     const { x, dx } = this.beginBackward('ReLU', dy);
     if (!needInputGrad) return null;
-    const a = x.data;
-    const g = dy.data;
-    for (let i = 0; i < a.length; i++) dx[i] = (a[i] as number) > 0 ? (g[i] as number) : 0;
+    reluBackward(x.data, dy.data, { dX: dx });
     return { data: dx, shape: x.shape };
   }
 

@@ -1,9 +1,12 @@
 /**
  * pool.ts — 2-D max and average pooling on NCHW batches (kernel, stride, zero padding; average
- * counts padded cells like PyTorch's default count_include_pad=True; max ignores them).
- * Tested in test/native/nn-layers.test.ts against direct loops and finite differences.
+ * counts padded cells like PyTorch's default count_include_pad=True; max ignores them). Max
+ * pooling runs the native op max_pool2d; average pooling is TypeScript.
+ * Tested in test/unit/nn-layers.test.ts against direct loops and finite differences; the
+ * max_pool2d kernel in test/native/max-pool2d.test.ts.
  */
 import { DeboraError } from '../errors';
+import { maxPool2dBackward, maxPool2dForward, type Pool2dGeometry } from '../ops/max_pool2d';
 import { int } from '../validate';
 import { checkGradShape, Module, noForward } from './module';
 import { reuse, shapeStr, type Tensor } from './tensor';
@@ -74,9 +77,13 @@ abstract class Pool2d extends Module {
   }
 }
 
-/** Max pooling; ties go to the first maximum (row-major), gradients flow to it only. */
+/**
+ * Max pooling (native op max_pool2d); ties go to the first maximum (row-major), gradients flow to
+ * it only.
+ */
 export class MaxPool2d extends Pool2d {
   private argmax: Int32Array | null = null;
+  private geom: Pool2dGeometry | null = null;
 
   constructor(kernel: Pair, options: PoolOptions = {}) {
     super('MaxPool2d', kernel, options);
@@ -85,44 +92,27 @@ export class MaxPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     const os = this.outputShape(x.shape);
     const [n, c, ho, wo] = os as [number, number, number, number];
-    const [h, w] = [x.shape[2] as number, x.shape[3] as number];
-    const [kh, kw] = this.kernel;
-    const [sh, sw] = this.stride;
-    const [ph, pw] = this.padding;
     const len = n * c * ho * wo;
     this.y = reuse(this.y, len);
     if (this.argmax === null || this.argmax.length !== len) this.argmax = new Int32Array(len);
-    const y = this.y;
-    const am = this.argmax;
-    const a = x.data;
-    let o = 0;
-    for (let plane = 0; plane < n * c; plane++) {
-      const base = plane * h * w;
-      for (let i = 0; i < ho; i++) {
-        for (let j = 0; j < wo; j++, o++) {
-          let best = -Infinity;
-          let bi = -1;
-          for (let p = 0; p < kh; p++) {
-            const hi = i * sh - ph + p;
-            if (hi < 0 || hi >= h) continue;
-            for (let q = 0; q < kw; q++) {
-              const wi = j * sw - pw + q;
-              if (wi < 0 || wi >= w) continue;
-              const idx = base + hi * w + wi;
-              const v = a[idx] as number;
-              if (v > best || bi < 0) {
-                best = v;
-                bi = idx;
-              }
-            }
-          }
-          y[o] = best;
-          am[o] = bi;
-        }
-      }
-    }
+    const [h, w] = [x.shape[2] as number, x.shape[3] as number];
+    // The op refuses empty batches; an empty input has an empty output and nothing to compute.
+    this.geom =
+      len === 0
+        ? null
+        : {
+            batch: n,
+            C: c,
+            H: h,
+            W: w,
+            kh: this.kernel[0],
+            kw: this.kernel[1],
+            stride: this.stride,
+            padding: this.padding,
+          };
+    if (this.geom !== null) maxPool2dForward(this.geom, x.data, { out: this.y, argmax: this.argmax });
     this.inShape = x.shape;
-    return { data: y, shape: os };
+    return { data: this.y, shape: os };
   }
 
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
@@ -131,12 +121,9 @@ export class MaxPool2d extends Pool2d {
     if (!needInputGrad) return null;
     const len = this.inShape.reduce((a, b) => a * b, 1);
     this.dx = reuse(this.dx, len);
-    const dx = this.dx;
-    dx.fill(0);
-    const g = dy.data;
-    const am = this.argmax;
-    for (let o = 0; o < g.length; o++) dx[am[o] as number] = (dx[am[o] as number] as number) + (g[o] as number);
-    return { data: dx, shape: this.inShape };
+    if (this.geom !== null) maxPool2dBackward(this.geom, this.argmax, dy.data, { dX: this.dx });
+    else this.dx.fill(0);
+    return { data: this.dx, shape: this.inShape };
   }
 
   describe(): string {

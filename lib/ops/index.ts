@@ -43,3 +43,13 @@ export {
 } from './cp_linear';
 export { cpTangent } from './cp_tangent';
 export { GEMM_IMPLS, type GemmArgs, type GemmImpl, gemm, gemmAsync, gemmImpl, setGemmImpl } from './gemm';
+export {
+  type MaxPool2dBackwardOptions,
+  type MaxPool2dForwardOptions,
+  type MaxPool2dForwardResult,
+  maxPool2dBackward,
+  maxPool2dForward,
+  type Pool2dGeometry,
+  pool2dOutputSize,
+} from './max_pool2d';
+export { type ReluBackwardOptions, type ReluForwardOptions, reluBackward, reluForward } from './relu';

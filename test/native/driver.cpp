@@ -146,6 +146,8 @@ int main() {
   driver_cp_tangent();
   driver_gemm();
   driver_conv2d();
+  driver_relu();
+  driver_max_pool2d();
   std::printf("%d passed, %d failed\n", driver::passed(), driver::failed());
   return driver::failed() == 0 ? 0 : 1;
 }

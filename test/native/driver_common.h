@@ -54,5 +54,7 @@ void driver_cp_dense();  // cp_materialize + cp_mttkrp
 void driver_cp_tangent();
 void driver_gemm();
 void driver_conv2d();
+void driver_relu();
+void driver_max_pool2d();
 
 #endif

@@ -1,6 +1,7 @@
 /**
- * nn-layers.test.ts (unit) — the TypeScript layers of the model toolkit (activations, pooling,
- * normalisation, losses, metrics): forward against float64 references on seeded awkward shapes,
+ * nn-layers.test.ts (unit) — the element-wise, pooling and normalisation layers, losses and
+ * metrics of the model toolkit (ReLU and MaxPool2d call native ops since they moved native; the
+ * others are TypeScript): forward against float64 references on seeded awkward shapes,
  * backward against central finite differences (test/helpers/gradcheck.ts states the probe),
  * clear errors. Linear and Conv2d (native kernels) are in test/native/nn-layers.test.ts.
  */

@@ -258,6 +258,34 @@ debora_status debora_conv2d_bwd_cpu(const debora_conv2d_geom* g, const float* X,
                                     float* dX, int accumulate_dx, float* dK, int accumulate_dk, float* dbias,
                                     int accumulate_dbias);
 
+/* relu: the rectifier of the ReLU layer, element-wise over n floats.
+ * fwd:  y = max(x, 0), i.e. x > 0 ? x : 0 (NaN and -0 give +0). y may be x itself (in place).
+ * bwd:  dx (+)= dy * [m > 0], m being the forward's input x or its output y (the same mask); where
+ *       m <= 0 or is NaN the contribution is +0, elsewhere dy's bits. dx may be dy or m itself.
+ * Outputs that partly overlap an input are refused (DEBORA_INVALID_ARG). No CUDA twin yet. */
+debora_status debora_relu_fwd_cpu(int64_t n, const float* x, float* y);
+debora_status debora_relu_bwd_cpu(int64_t n, const float* m, const float* dy, float* dx, int accumulate);
+
+/* max_pool2d: 2-D max pooling of the MaxPool2d layer on an NCHW batch x (batch x C x H x W) into y
+ * (batch x C x Ho x Wo), Ho = (H + 2 pad_h - kh) / stride_h + 1 (floor; likewise Wo), with
+ * pad_h <= kh/2 and pad_w <= kw/2 so every window holds an input cell (padding never wins).
+ * fwd:  y = the window maximum; ties go to the first cell in row-major window order (a cell wins only
+ *       when strictly greater than the best so far, from the first cell inside the image; so a NaN
+ *       first cell stays and later NaNs are passed over). argmax (may be null: not written) receives
+ *       the winner's index hi*W + wi within its H x W plane (as PyTorch's return_indices). y and
+ *       argmax must not overlap x (nor each other).
+ * bwd:  dx (+)= dy scattered to argmax (windows that overlap add up); dx is zeroed first unless
+ *       accumulate. Every argmax index must lie in [0, H*W): checked before anything is written.
+ *       dx must not overlap dy or argmax.
+ * Whole planes per pool thread; results are bitwise the same for any thread count. No CUDA twin yet. */
+typedef struct debora_pool2d_geom {
+  int64_t batch, C, H, W, kh, kw;
+  int64_t stride_h, stride_w, pad_h, pad_w;
+} debora_pool2d_geom;
+debora_status debora_max_pool2d_fwd_cpu(const debora_pool2d_geom* g, const float* x, float* y, int32_t* argmax);
+debora_status debora_max_pool2d_bwd_cpu(const debora_pool2d_geom* g, const int32_t* argmax, const float* dy, float* dx,
+                                        int accumulate);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
