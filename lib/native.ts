@@ -201,6 +201,21 @@ export interface NativeAddon {
   ): void;
   conv2dFwdAsync(...args: Parameters<NativeAddon['conv2dFwd']>): Promise<void>;
   conv2dBwdAsync(...args: Parameters<NativeAddon['conv2dBwd']>): Promise<void>;
+  /** y = max(x, 0) element-wise, y may be x (bindings/relu.cpp). */
+  reluFwd(backend: number, x: Float32Array, y: Float32Array): void;
+  /** dX (+)= dY·[m > 0], m the forward's input or output. */
+  reluBwd(backend: number, m: Float32Array, dY: Float32Array, dX: Float32Array, accumulate: boolean): void;
+  /** 2-D max pooling, NCHW; argmax (per H×W plane) for the backward when given (bindings/max_pool2d.cpp). */
+  maxPool2dFwd(backend: number, geom: number[], x: Float32Array, y: Float32Array, argmax: Int32Array | null): void;
+  /** Scatters dY into dX through argmax. */
+  maxPool2dBwd(
+    backend: number,
+    geom: number[],
+    argmax: Int32Array,
+    dY: Float32Array,
+    dX: Float32Array,
+    accumulate: boolean,
+  ): void;
 }
 
 /** What the addon reports about itself (shaped into `info()` by lib/info.ts). */

@@ -11,19 +11,7 @@ import { describe, f32, int, invalid } from '../validate';
 import type { OpOptions } from './common';
 import type { Conv2dPair } from './cp_conv2d';
 
-/** The addon entries of this op (bindings/max_pool2d.cpp); geom = [batch, C, H, W, kh, kw, sh, sw, ph, pw]. */
-interface MaxPool2dAddon {
-  maxPool2dFwd(backend: number, geom: number[], x: Float32Array, y: Float32Array, argmax: Int32Array | null): void;
-  maxPool2dBwd(
-    backend: number,
-    geom: number[],
-    argmax: Int32Array,
-    dY: Float32Array,
-    dX: Float32Array,
-    accumulate: boolean,
-  ): void;
-}
-const native = (): NativeAddon & MaxPool2dAddon => addon() as NativeAddon & MaxPool2dAddon;
+const native = (): NativeAddon => addon();
 
 /** No CUDA twin yet: 'auto' runs max_pool2d on the CPU even where a GPU is usable. */
 const HAS_CUDA_KERNEL = false;

@@ -9,12 +9,7 @@ import { addon, type NativeAddon } from '../native';
 import { describe, f32, invalid } from '../validate';
 import type { OpOptions } from './common';
 
-/** The addon entries of this op (bindings/relu.cpp). */
-interface ReluAddon {
-  reluFwd(backend: number, x: Float32Array, y: Float32Array): void;
-  reluBwd(backend: number, m: Float32Array, dY: Float32Array, dX: Float32Array, accumulate: boolean): void;
-}
-const native = (): NativeAddon & ReluAddon => addon() as NativeAddon & ReluAddon;
+const native = (): NativeAddon => addon();
 
 /** No CUDA twin yet: 'auto' runs relu on the CPU even where a GPU is usable. */
 const HAS_CUDA_KERNEL = false;
