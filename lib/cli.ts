@@ -74,7 +74,7 @@ shipped with the package) are adapted to MNIST digits with 100 labels per class 
 other 9,000 digits: dEBORA (rank-adaptive CP adapters, initial rank 16; CP conv adapters on the
 CNN's convolutions), LoRA at ranks 4 and 16, head only and full fine-tuning, on the same data,
 seed and gradient budget. Writes a run directory with config.json, events.jsonl, results.json,
-checkpoints/ and report.html. About 2 minutes on 2 cores.
+checkpoints/ and report.html. Under a minute on 2 cores.
 
 ${JOB_OPTIONS}
 `;
