@@ -8,7 +8,13 @@
  * Timed interleaved, medians; also ‖QᵀQ − I‖max and the largest difference from Gram–Schmidt.
  * Run: npx tsc -p bench/tsconfig.json && node build-bench/bench/retraction.bench.js [--quick].
  */
-import { orthonormalizeColumns, orthonormalizeColumnsCholQr2, orthonormalizeColumnsMgs } from '../lib/nn/geometry';
+import {
+  cholesky,
+  invertUpper,
+  orthonormalizeColumns,
+  orthonormalizeColumnsCholQr2,
+  orthonormalizeColumnsMgs,
+} from '../lib/nn/geometry';
 import { gemmImpl } from '../lib/ops/gemm';
 import { Rng } from '../lib/rng';
 
@@ -111,43 +117,6 @@ function gram(A: Float64Array, n: number, r: number, G: Float64Array): void {
       let s = 0;
       for (let i = 0; i < n; i++) s += (A[oj + i] as number) * (A[ok + i] as number);
       G[j * r + k] = s;
-    }
-  }
-}
-
-/**
- * In-place Cholesky G = RᵀR on the upper triangle of the row-major r×r G (R overwrites it). False
- * when a pivot R_jj is not above minPivot (or is NaN): G is not safely positive definite.
- */
-function cholesky(G: Float64Array, r: number, minPivot: number): boolean {
-  for (let j = 0; j < r; j++) {
-    for (let k = 0; k < j; k++) {
-      let s = G[k * r + j] as number;
-      for (let l = 0; l < k; l++) s -= (G[l * r + k] as number) * (G[l * r + j] as number);
-      G[k * r + j] = s / (G[k * r + k] as number);
-    }
-    let s = G[j * r + j] as number;
-    for (let l = 0; l < j; l++) {
-      const v = G[l * r + j] as number;
-      s -= v * v;
-    }
-    if (!(s > minPivot * minPivot)) return false;
-    G[j * r + j] = sqrt(s);
-  }
-  return true;
-}
-
-/**
- * M ← R⁻¹ for the upper-triangular R in the row-major r×r array (upper triangles only), column by
- * column: R·m_j = e_j by back substitution.
- */
-function invertUpper(R: Float64Array, M: Float64Array, r: number): void {
-  for (let j = 0; j < r; j++) {
-    M[j * r + j] = 1 / (R[j * r + j] as number);
-    for (let k = j - 1; k >= 0; k--) {
-      let s = 0;
-      for (let l = k + 1; l <= j; l++) s += (R[k * r + l] as number) * (M[l * r + j] as number);
-      M[k * r + j] = -s / (R[k * r + k] as number);
     }
   }
 }

@@ -13,7 +13,7 @@ import { loadWeights, saveWeights } from '../io/weights';
 import { attachAdapters } from '../nn/attach';
 import { mergeAdapters } from '../nn/merge';
 import type { Module } from '../nn/module';
-import { validateRunResults } from '../report/read';
+import { readRunDir } from '../report/read';
 import type { ResultRow } from '../report/types';
 import { TASKS } from './tasks';
 
@@ -34,23 +34,14 @@ function bad(message: string): never {
 
 /** Rebuilds the adapted model of one run of `runDir` from its checkpoint. */
 export function loadRunModel(runDir: string, runId: string): { model: Module; row: ResultRow; task: string } {
-  const read = (f: string): unknown => {
-    const p = path.join(runDir, f);
-    if (!fs.existsSync(p)) bad(`'${p}' is missing: is '${runDir}' a run directory?`);
-    try {
-      return JSON.parse(fs.readFileSync(p, 'utf8'));
-    } catch (e) {
-      return bad(`'${p}' is not valid JSON (${(e as Error).message})`);
-    }
-  };
-  const config = read('config.json') as { task?: unknown };
-  const results = validateRunResults(read('results.json'), path.join(runDir, 'results.json'));
+  const { config, results } = readRunDir(runDir);
   const ids = results.runs.map((r) => `${r.model}/${r.method}/seed${r.seed}`);
   const i = ids.indexOf(runId);
   if (i < 0) bad(`no run '${runId}' in '${runDir}'; runs: ${ids.join(', ') || 'none'}`);
   const row = results.runs[i] as ResultRow;
-  const task = typeof config.task === 'string' ? TASKS[config.task] : undefined;
-  if (task === undefined) bad(`config.json of '${runDir}' names no known task (${String(config.task)})`);
+  const taskName = (config as { task?: unknown } | undefined)?.task;
+  const task = typeof taskName === 'string' ? TASKS[taskName] : undefined;
+  if (task === undefined) bad(`config.json of '${runDir}' is missing or names no known task (${String(taskName)})`);
   const spec = task.models[row.model];
   if (spec === undefined) bad(`task '${task.name}' has no model '${row.model}'`);
   const model = spec.load();

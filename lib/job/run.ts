@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeAtomic } from '../data/files';
 import { DeboraError } from '../errors';
 import { saveWeights } from '../io/weights';
 import { evaluate } from '../nn/train';
@@ -39,10 +40,8 @@ export interface JobOutcome {
   report: string | null;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+function writeText(file: string, text: string): void {
+  writeAtomic('runJob', file, Buffer.from(text, 'utf8'), false);
 }
 
 /** JSON with NaN/±Infinity as null (JSON cannot hold them; the report reads null back as NaN). */
@@ -68,9 +67,9 @@ export async function runJob(config: JobConfig, options: JobOptions): Promise<Jo
   const progress = options.progress;
   const signal = options.signal;
   fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
-  writeAtomic(path.join(dir, 'config.json'), `${toJson({ ...cfg, methods: cfg.methods }, 2)}\n`);
+  writeText(path.join(dir, 'config.json'), `${toJson(cfg, 2)}\n`);
   const results: RunResults = { status: 'running', startedAt: new Date().toISOString(), zeroShot: {}, runs: [] };
-  const saveResults = () => writeAtomic(path.join(dir, 'results.json'), `${toJson(results, 2)}\n`);
+  const saveResults = () => writeText(path.join(dir, 'results.json'), `${toJson(results, 2)}\n`);
   saveResults();
   const events = fs.openSync(path.join(dir, 'events.jsonl'), 'a');
   const totalRuns = cfg.seeds.length * cfg.models.length * cfg.methods.length;

@@ -155,7 +155,8 @@ export function orthonormalizeColumnsCholQr2(U: Float32Array, n: number, r: numb
  * In-place Cholesky G = RᵀR on the upper triangle of the row-major r×r G (R overwrites it). False
  * when a pivot R_jj is not above minPivot (or is NaN): G is not safely positive definite.
  */
-function cholesky(G: Float64Array, r: number, minPivot: number): boolean {
+/** @internal Also used by bench/retraction.bench.ts's float64 variant. */
+export function cholesky(G: Float64Array, r: number, minPivot: number): boolean {
   for (let j = 0; j < r; j++) {
     for (let k = 0; k < j; k++) {
       let s = G[k * r + j] as number;
@@ -174,7 +175,8 @@ function cholesky(G: Float64Array, r: number, minPivot: number): boolean {
 }
 
 /** M ← R⁻¹ for the upper-triangular R (row-major r×r, upper triangles only), by back substitution. */
-function invertUpper(R: Float64Array, M: Float64Array, r: number): void {
+/** @internal Also used by bench/retraction.bench.ts's float64 variant. */
+export function invertUpper(R: Float64Array, M: Float64Array, r: number): void {
   for (let j = 0; j < r; j++) {
     M[j * r + j] = 1 / (R[j * r + j] as number);
     for (let k = j - 1; k >= 0; k--) {
