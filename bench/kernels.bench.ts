@@ -139,7 +139,9 @@ function conv2dCase(): Case {
     op: 'cp_conv2d_fwd_bwd',
     shape: { B, C, H, W, F, kh, kw, r, stride: 1, pad: 1, dil: 1 },
     flops: 2 * chain * 3, // forward chain, and about twice that for the backward
-    bytes: 4 * (B * C * H * W * 2 + B * F * H * W * 2),
+    // X read (fwd), Y written, X and dY read (bwd), dX written: as for cp_linear, the two calls each
+    // read X (until 2026-11-29 this counted X once, which understated the floor by a fifth)
+    bytes: 4 * (B * C * H * W * 3 + B * F * H * W * 2),
     check,
     run,
   };

@@ -20,6 +20,7 @@
 #include "debora/math.h"
 #include "internal.h"
 #include "simd.h"
+#include "stream.h"
 #include "thread_pool.h"
 
 namespace debora {
@@ -160,48 +161,11 @@ DEBORA_INLINE void pack(int64_t rows, int64_t len, const float* src, int64_t lds
 }
 
 /* ---- writing Y and dX ------------------------------------------------------------------------
- * A large output that is overwritten is written with non-temporal stores: no read-for-ownership of
- * lines that are about to be replaced (a third less DRAM traffic for that output), and the output
- * does not evict the inputs still to be read from cache. Rows are first computed into an L1
- * staging strip, then streamed out; the partial lines at the ends of a run use plain stores. */
-constexpr int64_t kStreamBytes = int64_t{4} << 20;
-
-#if DEBORA_X86
-DEBORA_TARGET_AVX512 void stream_copy_avx512(float* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
-  for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-  for (; i < n; ++i) dst[i] = src[i];
-}
-DEBORA_TARGET_AVX2 void stream_copy_avx2(float* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) dst[i] = src[i];
-  for (; i + 8 <= n; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
-  for (; i < n; ++i) dst[i] = src[i];
-}
-void stream_copy_sse(float* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
-  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-  for (; i < n; ++i) dst[i] = src[i];
-}
-/* Orders the streamed stores before the pool reports the task done. */
-inline void stream_fence() { _mm_sfence(); }
-#else
-void stream_copy_sse(float* dst, const float* src, int64_t n) {
-  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-}
-inline void stream_fence() {}
-#endif
-
-template <int VW>
-DEBORA_INLINE void stream_copy(float* dst, const float* src, int64_t n) {
-#if DEBORA_X86
-  if constexpr (VW == 16) return stream_copy_avx512(dst, src, n);
-  if constexpr (VW == 8) return stream_copy_avx2(dst, src, n);
-#endif
-  stream_copy_sse(dst, src, n);
-}
+ * A large output that is overwritten (>= kStreamBytes) goes through an L1 staging strip and out with
+ * streaming stores (stream.h). */
+using debora::kStreamBytes;
+using debora::stream_copy;
+using debora::stream_fence;
 
 /* out (+)= the r -> M 1x1 convolution of `in` (K = r rows of P pixels): mix_wide, or, when `stage`
  * is given (overwrite of a large output), through a staging strip of lds floats per row. */
@@ -512,7 +476,7 @@ extern "C" debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom* g, i
     for (int64_t i = 0; i < r; ++i)
       for (int64_t f = 0; f < c.F; ++f) U1sT[i * c.F + f] = U1[f * r + i] * s[i];
     c.X = X, c.U1 = U1, c.U2 = U2, c.U3 = U3, c.U4 = U4, c.s = s, c.U1sT = U1sT, c.Y = Y, c.acc = accumulate != 0;
-    c.stream = !c.acc && c.N * c.F * c.Ho * c.Wo * int64_t{sizeof(float)} >= debora::conv2d::kStreamBytes;
+    c.stream = !c.acc && c.N * c.F * c.Ho * c.Wo * int64_t{sizeof(float)} >= debora::kStreamBytes;
     debora::conv2d::plan_tiles(c, false);
     const auto fn = debora::conv2d::pick_fwd();
     debora::parallel_for(c.N * c.tiles, 1, [&](int64_t b, int64_t e) { fn(c, b, e); });
@@ -543,7 +507,7 @@ extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, i
     /* Vector partial sums while they stay small (L2). */
     c.vec = r * (c.F + c.C) * debora::conv2d::kMaxVW * int64_t{sizeof(float)} <= (int64_t{256} << 10);
     c.stream =
-        dX != nullptr && !c.acc && c.N * c.C * c.H * c.W * int64_t{sizeof(float)} >= debora::conv2d::kStreamBytes;
+        dX != nullptr && !c.acc && c.N * c.C * c.H * c.W * int64_t{sizeof(float)} >= debora::kStreamBytes;
     debora::conv2d::plan_tiles(c, true);
     const int64_t tasks = c.N * c.tiles;
     const int64_t np = r * (c.F + c.C + c.kh + c.kw + 1);

@@ -16,9 +16,60 @@
 #if DEBORA_X86
 #include <immintrin.h>
 #endif
+#include "stream.h"
 #include "thread_pool.h"
 
 namespace {
+
+/* A companion stream to prefetch while a k1 pass walks its own rows: rows of `len` floats at stride
+ * `ld` (the same row indices as k1's A). k1 streams A in row order, which the hardware prefetcher
+ * follows; a matrix that is next read in column strips (k3) would stall on DRAM latency instead
+ * (measured: k3 over X straight from DRAM took 4x its in-cache time), so its rows are fetched
+ * during k1's compute. */
+struct Companion {
+  const float* p = nullptr;
+  int64_t ld = 0;
+  int64_t len = 0;
+};
+
+/* Software pipelining across row blocks: while the compute-bound kernels (k3, k2) of one block run
+ * from cache, the rows of the next block's inputs are prefetched into L2, a few lines per register
+ * block, so its memory traffic overlaps this block's arithmetic instead of stalling the next k1.
+ * Up to two row ranges (X and dY), walked in row order. */
+struct Lookahead {
+  struct Range {
+    const float* p;
+    int64_t rows, len, ld;
+  };
+  Range q[2];
+  int nq = 0, cur = 0;
+  int64_t row = 0, col = 0, per_step = 0;
+
+  void add(const float* p, int64_t rows, int64_t len, int64_t ld) {
+    if (rows > 0 && nq < 2) q[nq++] = Range{p, rows, len, ld};
+  }
+  int64_t lines() const {
+    int64_t n = 0;
+    for (int i = 0; i < nq; ++i) n += q[i].rows * ((q[i].len + 15) / 16);
+    return n;
+  }
+  /* Spread the lines over about `steps` calls of step(). */
+  void plan(int64_t steps) { per_step = std::max<int64_t>(1, (lines() + steps - 1) / std::max<int64_t>(1, steps)); }
+  inline void step() {
+    for (int64_t n = per_step; n > 0 && cur < nq; --n) {
+      const Range& r = q[cur];
+      __builtin_prefetch(r.p + row * r.ld + col, 0, 2);
+      col += 16;
+      if (col >= r.len) {
+        col = 0;
+        if (++row >= r.rows) {
+          row = 0;
+          ++cur;
+        }
+      }
+    }
+  }
+};
 
 /* ---- vector traits: the scalar one is always compiled; the AVX2 one only inside its pragma ---- */
 struct ScalarTraits {
@@ -144,21 +195,48 @@ debora_status validate(const char* op, int64_t N, int64_t n_in, int64_t n_out, i
   return debora::check_finite(op, "s", s, r);
 }
 
+/* C[M x N] = A[M x rp] * Bt[rp x N] written with streaming stores: MR_STAGE rows at a time into a
+ * cache-resident strip, then streamed out (stream.h). Used for a large Y or dX that is overwritten. */
+constexpr int64_t MR_STAGE = 6;
+
+template <class Impl>
+void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc,
+                 Lookahead* la) {
+  float* stage = scratch(3, static_cast<size_t>(MR_STAGE * N));
+  for (int64_t m = 0; m < M; m += MR_STAGE) {
+    const int64_t mb = std::min(MR_STAGE, M - m);
+    Impl::k2(mb, rp, A + m * rp, Bt, N, stage, N, false, la);
+    for (int64_t j = 0; j < mb; ++j) Impl::stream_copy(C + (m + j) * ldc, stage + j * N, N);
+  }
+}
+
+/* Approximate numbers of register blocks (Lookahead::step calls) in one k2 / k3 call. */
+int64_t k2_steps(int64_t M, int64_t N) { return (M / 6) * (N / 16); }
+int64_t k3_steps(int64_t K, int64_t rp) { return ((rp + 15) / 16) * (K / 6); }
+
 template <class Impl>
 void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p, float* Y,
-              bool accumulate, float* Z) {
+              bool accumulate, bool stream, float* Z) {
   const int64_t rp = p.rp;
   float* Zb = scratch(1, static_cast<size_t>(2 * MB * rp));
   float* Zs = Zb + MB * rp;
   for (int64_t m0 = b; m0 < e; m0 += MB) {
     const int64_t M = std::min(MB, e - m0);
-    Impl::k1(M, n_in, X + m0 * n_in, n_in, p.Vp, rp, Zb);
+    Impl::k1(M, n_in, X + m0 * n_in, n_in, p.Vp, rp, Zb, Companion{});
     if (Z != nullptr)
       for (int64_t m = 0; m < M; ++m)
         std::memcpy(Z + (m0 + m) * r, Zb + m * rp, sizeof(float) * static_cast<size_t>(r));
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
-    Impl::k2(M, rp, Zs, p.Upt, n_out, Y + m0 * n_out, n_out, accumulate);
+    /* The next block's X is fetched while this block's output is computed. */
+    Lookahead la;
+    la.add(X + (m0 + M) * n_in, std::min(MB, e - m0 - M), n_in, n_in);
+    la.plan(k2_steps(M, n_out));
+    if (stream)
+      k2_streamed<Impl>(M, rp, Zs, p.Upt, n_out, Y + m0 * n_out, n_out, &la);
+    else
+      Impl::k2(M, rp, Zs, p.Upt, n_out, Y + m0 * n_out, n_out, accumulate, &la);
   }
+  if (stream) debora::stream_fence();
 }
 
 struct Partials {
@@ -169,7 +247,7 @@ struct Partials {
 
 template <class Impl>
 void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p,
-              const float* dY, const float* Z, float* dX, bool accumulate_dx, Partials part) {
+              const float* dY, const float* Z, float* dX, bool accumulate_dx, bool stream, Partials part) {
   const int64_t rp = p.rp;
   float* Zb = scratch(1, static_cast<size_t>(4 * MB * rp));
   float* Tb = Zb + MB * rp;
@@ -179,31 +257,49 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     const int64_t M = std::min(MB, e - m0);
     const float* Xb = X + m0 * n_in;
     const float* dYb = dY + m0 * n_out;
+    /* With Z given, X is first read by k3 (column strips). In the first block its rows are fetched
+     * during the dY pass (Companion); later blocks were fetched during the previous block. */
+    Companion pf{};
     if (Z != nullptr) {
       std::memset(Zb, 0, sizeof(float) * static_cast<size_t>(M * rp));
       for (int64_t m = 0; m < M; ++m) std::memcpy(Zb + m * rp, Z + (m0 + m) * r, sizeof(float) * static_cast<size_t>(r));
+      if (m0 == b) pf = Companion{Xb, n_in, n_in};
     } else {
-      Impl::k1(M, n_in, Xb, n_in, p.Vp, rp, Zb);
+      Impl::k1(M, n_in, Xb, n_in, p.Vp, rp, Zb, Companion{});
     }
-    Impl::k1(M, n_out, dYb, n_out, p.Up, rp, Tb);
+    Impl::k1(M, n_out, dYb, n_out, p.Up, rp, Tb, pf);
     Impl::colsum_product(M, rp, Zb, Tb, part.ds);
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
     Impl::scale_rows(M, rp, Tb, p.sp, Ts);
-    Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU);
-    Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV);
-    if (dX != nullptr) Impl::k2(M, rp, Ts, p.Vpt, n_in, dX + m0 * n_in, n_in, accumulate_dx);
+    /* The next block's dY and X are fetched during this block's compute-bound products. */
+    Lookahead la;
+    const int64_t next = std::min(MB, e - m0 - M);
+    la.add(dYb + M * n_out, next, n_out, n_out);
+    la.add(Xb + M * n_in, next, n_in, n_in);
+    la.plan(k3_steps(n_out, rp) + k3_steps(n_in, rp) + (dX != nullptr ? k2_steps(M, n_in) : 0));
+    Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU, &la);
+    Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV, &la);
+    if (dX != nullptr && stream)
+      k2_streamed<Impl>(M, rp, Ts, p.Vpt, n_in, dX + m0 * n_in, n_in, &la);
+    else if (dX != nullptr)
+      Impl::k2(M, rp, Ts, p.Vpt, n_in, dX + m0 * n_in, n_in, accumulate_dx, &la);
   }
+  if (stream) debora::stream_fence();
 }
 
 struct ScalarImpl {
-  static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C) {
-    scalar_impl::k1(M, K, A, lda, B, rp, C);
+  static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
+                 Companion pf) {
+    scalar_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
-  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc, bool acc) {
-    scalar_impl::k2(M, rp, A, Bt, N, C, ldc, acc);
+  static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
+  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc, bool acc,
+                 Lookahead* la) {
+    scalar_impl::k2(M, rp, A, Bt, N, C, ldc, acc, la);
   }
-  static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C) {
-    scalar_impl::k3(M, K, A, lda, B, rp, C);
+  static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
+                 Lookahead* la) {
+    scalar_impl::k3(M, K, A, lda, B, rp, C, la);
   }
   static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     scalar_impl::scale_rows(M, rp, Z, s, out);
@@ -216,16 +312,17 @@ struct ScalarImpl {
 #if DEBORA_X86
 struct Avx2Impl {
   DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                    float* C) {
-    avx2_impl::k1(M, K, A, lda, B, rp, C);
+                                    float* C, Companion pf) {
+    avx2_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
+  static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
   DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C,
-                                    int64_t ldc, bool acc) {
-    avx2_impl::k2(M, rp, A, Bt, N, C, ldc, acc);
+                                    int64_t ldc, bool acc, Lookahead* la) {
+    avx2_impl::k2(M, rp, A, Bt, N, C, ldc, acc, la);
   }
   DEBORA_TARGET_AVX2 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                    float* C) {
-    avx2_impl::k3(M, K, A, lda, B, rp, C);
+                                    float* C, Lookahead* la) {
+    avx2_impl::k3(M, K, A, lda, B, rp, C, la);
   }
   DEBORA_TARGET_AVX2 static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     avx2_impl::scale_rows(M, rp, Z, s, out);
@@ -245,8 +342,10 @@ template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
              const float* s, float* Y, bool accumulate, float* Z, int64_t W) {
   const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, false, true);
-  debora::parallel_for(N, MIN_ROWS_PER_CHUNK,
-                       [&](int64_t b, int64_t e) { fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, Z); });
+  const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
+  debora::parallel_for(N, MIN_ROWS_PER_CHUNK, [&](int64_t b, int64_t e) {
+    fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, stream, Z);
+  });
 }
 
 template <class Impl>
@@ -261,13 +360,14 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
   const int64_t per = (N + n_chunks - 1) / n_chunks;
   const int64_t part_size = (n_out + n_in + 1) * rp;
   float* parts = scratch(2, static_cast<size_t>(n_chunks * part_size));
+  const bool stream = dX != nullptr && !accumulate_dx && N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   std::memset(parts, 0, sizeof(float) * static_cast<size_t>(n_chunks * part_size));
   debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
       float* base = parts + c * part_size;
       Partials part{base, base + n_out * rp, base + (n_out + n_in) * rp};
       const int64_t b = c * per, e = std::min(N, (c + 1) * per);
-      if (b < e) bwd_rows<Impl>(b, e, n_in, n_out, r, X, p, dY, Z, dX, accumulate_dx, part);
+      if (b < e) bwd_rows<Impl>(b, e, n_in, n_out, r, X, p, dY, Z, dX, accumulate_dx, stream, part);
     }
   });
   /* Reduce in chunk order, dropping the padding columns. */

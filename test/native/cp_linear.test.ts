@@ -1,7 +1,8 @@
 /**
  * cp_linear.test.ts — op cp_linear (matrix adapter, activation route) against the float64
  * reference on seeded awkward shapes (1, primes, SIMD width ± 1, the 64-row block ± 1, r up to
- * 256), with every SIMD path this CPU has; the reference backward against central finite
+ * 256), with every SIMD path this CPU has; outputs large enough for streaming stores at unaligned
+ * offsets; the reference backward against central finite
  * differences; options (accumulate, Z reuse, no dX, dots, async); the d = 2 hypergradient
  * identity; and bad input (clear error, outputs untouched).
  * Tolerance: γ_k·Σ|terms| with k = nIn + nOut + N + r + 4, the worst-case float32 summation
@@ -106,6 +107,43 @@ describe.each(LEVELS)('simd %s', (level) => {
       }
     }
     expect(boundRatio(g.dots as Float32Array, dots, absDots, 2 * k)).toBeLessThanOrEqual(1);
+  });
+});
+
+// Outputs of >= 4 MiB that are overwritten go out through a staging strip with streaming stores,
+// and batches of many 64-row blocks prefetch the next block's rows during the current one: both
+// paths on awkward shapes, outputs at an unaligned offset (the strip's head and tail use plain
+// stores), poisoned beforehand, against the float64 reference.
+describe.each(LEVELS)('simd %s, large outputs (streamed stores, look-ahead prefetch)', (level) => {
+  beforeAll(() => setSimd(level));
+  // [N, nIn, nOut, r]: Y streamed (1500·701 floats), then dX streamed (1100·967 floats)
+  test.each([
+    [1500, 37, 701, 9],
+    [1100, 967, 29, 17],
+  ])('N=%i nIn=%i nOut=%i r=%i', (N, nIn, nOut, r) => {
+    const p = problem(N + nIn + r, N, nIn, nOut, r);
+    const unaligned = (n: number) => {
+      const v = new Float32Array(new ArrayBuffer(4 * (n + 1)), 4, n);
+      v.fill(Number.NaN);
+      return v;
+    };
+    const Y = cpLinearForward(p, { out: unaligned(N * nOut) }).Y;
+    const g = cpLinearBackward(p, {
+      dX: unaligned(N * nIn),
+      dU: poisoned(nOut * r),
+      dV: poisoned(nIn * r),
+      ds: poisoned(r),
+    });
+    const ref = linearForward(N, nIn, nOut, r, p.X, p.U, p.V, p.s);
+    const absRef = linearForward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s));
+    const rb = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
+    const ab = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
+    const k = nIn + nOut + N + r + 4;
+    expect(boundRatio(Y, ref.Y, absRef.Y, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.dX as Float32Array, rb.dX, ab.dX, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.dU, rb.dU, ab.dU, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.dV, rb.dV, ab.dV, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(g.ds, rb.ds, ab.ds, k)).toBeLessThanOrEqual(1);
   });
 });
 

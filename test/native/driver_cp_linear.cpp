@@ -45,7 +45,9 @@ Ref reference(int64_t N, int64_t nin, int64_t nout, int64_t r, const std::vector
 }  // namespace
 
 void driver_cp_linear() {
-  const int64_t shapes[][4] = {{1, 1, 1, 1}, {7, 9, 5, 3}, {65, 17, 8, 9}, {130, 12, 31, 17}, {200, 5, 6, 40}};
+  // The last two have an output of >= 4 MiB (Y, then dX): streaming stores and look-ahead prefetch.
+  const int64_t shapes[][4] = {{1, 1, 1, 1},       {7, 9, 5, 3},      {65, 17, 8, 9},   {130, 12, 31, 17},
+                               {200, 5, 6, 40},    {1100, 7, 960, 5}, {1100, 961, 6, 3}};
   for (int threads : {1, 3}) {
     debora_set_num_threads(threads);
     for (const auto& sh : shapes) {
