@@ -197,7 +197,7 @@ debora_status validate(const char* op, int64_t N, int64_t n_in, int64_t n_out, i
 
 /* C[M x N] = A[M x rp] * Bt[rp x N] written with streaming stores: MR_STAGE rows at a time into a
  * cache-resident strip, then streamed out (stream.h). Used for a large Y or dX that is overwritten. */
-constexpr int64_t MR_STAGE = 6;
+constexpr int64_t MR_STAGE = 8; /* two of k2's 4-row groups */
 
 template <class Impl>
 void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc,
@@ -211,7 +211,7 @@ void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t
 }
 
 /* Approximate numbers of register blocks (Lookahead::step calls) in one k2 / k3 call. */
-int64_t k2_steps(int64_t M, int64_t N) { return (M / 6) * (N / 16); }
+int64_t k2_steps(int64_t M, int64_t N) { return (M / 4) * (N / 24); }
 int64_t k3_steps(int64_t K, int64_t rp) { return ((rp + 15) / 16) * (K / 6); }
 
 template <class Impl>
