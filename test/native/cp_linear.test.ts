@@ -14,9 +14,11 @@ import {
   cpLinearBackwardAsync,
   cpLinearForward,
   cpLinearForwardAsync,
+  getNumThreads,
   info,
   isDeboraError,
   type SimdLevel,
+  setNumThreads,
   setSimd,
 } from '../../lib';
 import { abs, boundRatio } from '../helpers/compare';
@@ -111,24 +113,31 @@ describe.each(LEVELS)('simd %s', (level) => {
 });
 
 // Outputs of >= 4 MiB that are overwritten go out through a staging strip with streaming stores,
-// and batches of many 64-row blocks prefetch the next block's rows during the current one: both
-// paths on awkward shapes, outputs at an unaligned offset (the strip's head and tail use plain
-// stores), poisoned beforehand, against the float64 reference.
-describe.each(LEVELS)('simd %s, large outputs (streamed stores, look-ahead prefetch)', (level) => {
+// and inputs of >= 4 MiB have the next 64-row block prefetched during the current one (with Z
+// given, X's first block during the dY pass). These paths, and the micro-kernels' column-tile
+// mixes (rp = 48: 4 + 2 vectors, rp = 56: 4 + 2 + 1) and multi-panel accumulation, on awkward
+// shapes, with outputs at an unaligned offset (the strip's head and tail use plain stores) and
+// poisoned beforehand, against the float64 reference.
+function unaligned(n: number): Float32Array {
+  const v = new Float32Array(new ArrayBuffer(4 * (n + 1)), 4, n);
+  v.fill(Number.NaN);
+  return v;
+}
+
+describe.each(LEVELS)('simd %s, large outputs and wide ranks', (level) => {
   beforeAll(() => setSimd(level));
-  // [N, nIn, nOut, r]: Y streamed (1500·701 floats), then dX streamed (1100·967 floats)
+  // [N, nIn, nOut, r]
   test.each([
-    [1500, 37, 701, 9],
-    [1100, 967, 29, 17],
-  ])('N=%i nIn=%i nOut=%i r=%i', (N, nIn, nOut, r) => {
+    [1800, 37, 701, 9], // Y streamed (5.0 MB), look-ahead on in the backward
+    [1300, 967, 29, 17], // dX streamed (5.0 MB), look-ahead on in both passes
+    [150000, 5, 7, 3], // Y streamed with rows narrower than one vector (head/tail stores only)
+    [600, 340, 310, 45], // rp = 48
+    [700, 301, 333, 53], // rp = 56
+  ])('N=%i nIn=%i nOut=%i r=%i, Z reused', (N, nIn, nOut, r) => {
     const p = problem(N + nIn + r, N, nIn, nOut, r);
-    const unaligned = (n: number) => {
-      const v = new Float32Array(new ArrayBuffer(4 * (n + 1)), 4, n);
-      v.fill(Number.NaN);
-      return v;
-    };
-    const Y = cpLinearForward(p, { out: unaligned(N * nOut) }).Y;
+    const { Y, Z } = cpLinearForward(p, { out: unaligned(N * nOut), Z: poisoned(N * r) });
     const g = cpLinearBackward(p, {
+      Z: Z as Float32Array,
       dX: unaligned(N * nIn),
       dU: poisoned(nOut * r),
       dV: poisoned(nIn * r),
@@ -144,6 +153,59 @@ describe.each(LEVELS)('simd %s, large outputs (streamed stores, look-ahead prefe
     expect(boundRatio(g.dU, rb.dU, ab.dU, k)).toBeLessThanOrEqual(1);
     expect(boundRatio(g.dV, rb.dV, ab.dV, k)).toBeLessThanOrEqual(1);
     expect(boundRatio(g.ds, rb.ds, ab.ds, k)).toBeLessThanOrEqual(1);
+  });
+
+  // Accumulating into Y and dX across several 16 KiB panels of the transposed factor, small (in
+  // cache) and large (look-ahead on, no streaming since the outputs are read).
+  test.each([
+    [90, 301, 333, 16],
+    [1800, 701, 37, 9],
+  ])('accumulate: N=%i nIn=%i nOut=%i r=%i', (N, nIn, nOut, r) => {
+    const p = problem(3 * N + r, N, nIn, nOut, r);
+    const baseY = uniform(17, N * nOut, -1, 1);
+    const baseX = uniform(18, N * nIn, -1, 1);
+    const Y = cpLinearForward(p, { out: baseY.slice(), accumulate: true }).Y;
+    const dX = cpLinearBackward(p, { dX: baseX.slice(), accumulateDx: true }).dX as Float32Array;
+    const ref = linearForward(N, nIn, nOut, r, p.X, p.U, p.V, p.s);
+    const absRef = linearForward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s));
+    const rb = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
+    const ab = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
+    const k = nIn + nOut + N + r + 5;
+    const plus = (v: Float64Array, b: Float32Array, absolute: boolean) =>
+      v.map((x, q) => x + (absolute ? Math.abs(b[q] as number) : (b[q] as number)));
+    expect(boundRatio(Y, plus(ref.Y, baseY, false), plus(absRef.Y, baseY, true), k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(dX, plus(rb.dX, baseX, false), plus(ab.dX, baseX, true), k)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('large outputs are bitwise repeatable', () => {
+  const p = problem(5, 1800, 37, 701, 9);
+  const q = problem(6, 1300, 967, 29, 17);
+  afterEach(() => setNumThreads(defaultThreads));
+  const defaultThreads = getNumThreads();
+
+  test('a streamed Y equals the same product accumulated onto zeros, and does not depend on the thread count', () => {
+    const streamed = cpLinearForward(p).Y;
+    const accumulated = cpLinearForward(p, { out: new Float32Array(p.N * p.nOut), accumulate: true }).Y;
+    expect(Buffer.from(streamed.buffer).equals(Buffer.from(accumulated.buffer))).toBe(true);
+    setNumThreads(1);
+    const one = cpLinearForward(p).Y;
+    setNumThreads(3);
+    const three = cpLinearForward(p).Y;
+    expect(Buffer.from(one.buffer).equals(Buffer.from(streamed.buffer))).toBe(true);
+    expect(Buffer.from(three.buffer).equals(Buffer.from(streamed.buffer))).toBe(true);
+  });
+
+  test('repeated backward calls with streaming and look-ahead give identical outputs', () => {
+    const a = cpLinearBackward(q, { dots: true });
+    const b = cpLinearBackward(q, { dots: true });
+    for (const key of ['dX', 'dU', 'dV', 'ds', 'dots'] as const) {
+      const x = a[key] as Float32Array;
+      const y = b[key] as Float32Array;
+      expect(
+        Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength)),
+      ).toBe(true);
+    }
   });
 });
 
