@@ -80,18 +80,27 @@ function peerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+let torchProbe: boolean | undefined;
+
+/** Whether the PyTorch peer can run here (probed once; the reason is printed when it cannot). */
+export function torchAvailable(): boolean {
+  if (torchProbe === undefined) {
+    const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: peerEnv(), encoding: 'utf8' });
+    torchProbe = probe.status === 0;
+    if (!torchProbe)
+      process.stderr.write(
+        'bench: PyTorch peer skipped (python3-torch not installed; see bench/README.md: apt-get install python3-torch libopenblas0-openmp)\n',
+      );
+  }
+  return torchProbe;
+}
+
 /** Runs bench/peers/torch_peer.py on the cases; null (with the reason printed) if torch is missing. */
 export function torchPeer(
   cases: { id: string; op: string; shape: Record<string, unknown> }[],
 ): Record<string, number> | null {
+  if (!torchAvailable()) return null;
   const script = path.join(packageRoot(), 'bench', 'peers', 'torch_peer.py');
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: peerEnv(), encoding: 'utf8' });
-  if (probe.status !== 0) {
-    process.stderr.write(
-      'bench: PyTorch peer skipped (python3-torch not installed; see bench/README.md: apt-get install python3-torch libopenblas0-openmp)\n',
-    );
-    return null;
-  }
   const r = spawnSync('/usr/bin/python3', [script, JSON.stringify(cases)], {
     env: peerEnv(),
     encoding: 'utf8',
