@@ -40,6 +40,7 @@ Options:
 Environment:
   DEBORA_BACKEND=auto|cpu|cuda   default backend (auto: CUDA if usable, else CPU)
   DEBORA_NUM_THREADS=N           CPU thread pool size (default: number of cores)
+  DEBORA_SPIN_US=N               µs an idle pool thread polls before sleeping (default 100, 0 = off)
   DEBORA_SIMD=scalar|avx2|avx512 cap the CPU SIMD code path
 `;
 
