@@ -34,7 +34,7 @@ const pause = (us) => { const end = process.hrtime.bigint() + BigInt(us) * 1000n
 `;
 
 function run(spin: string | undefined): { digest: string; ms: number } {
-  const env = { ...process.env, DEBORA_BACKEND: 'cpu' }; // no 'auto' fallback warning on stderr
+  const env: NodeJS.ProcessEnv = { ...process.env, DEBORA_BACKEND: 'cpu' }; // no 'auto' fallback warning
   delete env.DEBORA_SPIN_US;
   if (spin !== undefined) env.DEBORA_SPIN_US = spin;
   const t0 = Date.now();
