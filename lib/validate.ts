@@ -44,6 +44,29 @@ export function int(where: string, name: string, value: unknown, min = 0, max = 
   return value;
 }
 
+/**
+ * An integer or an [height, width] pair of integers in [min, max] (conv / pooling stride, padding,
+ * dilation); `fallback` when undefined. Errors name `name` or `name[0]` / `name[1]`.
+ */
+export function intPair(
+  where: string,
+  name: string,
+  value: unknown,
+  fallback: [number, number],
+  min: number,
+  max: number,
+): [number, number] {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number') {
+    const v = int(where, name, value, min, max);
+    return [v, v];
+  }
+  if (!Array.isArray(value) || value.length !== 2) {
+    invalid(where, name, 'an integer or an array [height, width]', describe(value));
+  }
+  return [int(where, `${name}[0]`, value[0], min, max), int(where, `${name}[1]`, value[1], min, max)];
+}
+
 /** A finite number, optionally bounded; `open` bounds exclude the endpoint. */
 export function num(
   where: string,

@@ -5,7 +5,7 @@
  */
 import { backendCode, resolveBackend } from '../backend';
 import { addon } from '../native';
-import { describe, f32, int, invalid } from '../validate';
+import { describe, f32, int, intPair, invalid } from '../validate';
 import type { OpOptions } from './common';
 
 /** A value given once for both spatial axes, or as [height, width]. */
@@ -72,18 +72,6 @@ export interface Resolved {
   Wo: number;
 }
 
-function pair(where: string, name: string, value: unknown, fallback: number, min: number): [number, number] {
-  if (value === undefined) return [fallback, fallback];
-  if (typeof value === 'number') {
-    const v = int(where, name, value, min, MAX_DIM);
-    return [v, v];
-  }
-  if (!Array.isArray(value) || value.length !== 2) {
-    invalid(where, name, 'an integer or an array [height, width]', describe(value));
-  }
-  return [int(where, `${name}[0]`, value[0], min, MAX_DIM), int(where, `${name}[1]`, value[1], min, MAX_DIM)];
-}
-
 /** Validates a geometry at the boundary (messages name `geom.<field>`). @internal */
 export function resolveGeometry(where: string, geom: Conv2dGeometry): Resolved {
   if (typeof geom !== 'object' || geom === null) invalid(where, 'geom', 'a geometry object', describe(geom));
@@ -97,9 +85,9 @@ export function resolveGeometry(where: string, geom: Conv2dGeometry): Resolved {
     kh: dim('kh'),
     kw: dim('kw'),
   };
-  const [sh, sw] = pair(where, 'geom.stride', geom.stride, 1, 1);
-  const [ph, pw] = pair(where, 'geom.padding', geom.padding, 0, 0);
-  const [dh, dw] = pair(where, 'geom.dilation', geom.dilation, 1, 1);
+  const [sh, sw] = intPair(where, 'geom.stride', geom.stride, [1, 1], 1, MAX_DIM);
+  const [ph, pw] = intPair(where, 'geom.padding', geom.padding, [0, 0], 0, MAX_DIM);
+  const [dh, dw] = intPair(where, 'geom.dilation', geom.dilation, [1, 1], 1, MAX_DIM);
   const effH = dh * (g.kh - 1) + 1;
   const effW = dw * (g.kw - 1) + 1;
   // Checked before dividing: a negative numerator would truncate toward zero into a bogus size.

@@ -7,7 +7,7 @@
  */
 import { backendCode, resolveBackend } from '../backend';
 import { addon, type NativeAddon } from '../native';
-import { describe, f32, int, invalid } from '../validate';
+import { describe, f32, int, intPair, invalid } from '../validate';
 import type { OpOptions } from './common';
 import type { Conv2dPair } from './cp_conv2d';
 
@@ -73,24 +73,12 @@ interface Resolved {
   Wo: number;
 }
 
-function pair(where: string, name: string, value: unknown, fallback: [number, number], min: number): [number, number] {
-  if (value === undefined) return fallback;
-  if (typeof value === 'number') {
-    const v = int(where, name, value, min, MAX_DIM);
-    return [v, v];
-  }
-  if (!Array.isArray(value) || value.length !== 2) {
-    invalid(where, name, 'an integer or an array [height, width]', describe(value));
-  }
-  return [int(where, `${name}[0]`, value[0], min, MAX_DIM), int(where, `${name}[1]`, value[1], min, MAX_DIM)];
-}
-
 function resolve(where: string, geom: Pool2dGeometry): Resolved {
   if (typeof geom !== 'object' || geom === null) invalid(where, 'geom', 'a geometry object', describe(geom));
   const dim = (k: 'batch' | 'C' | 'H' | 'W' | 'kh' | 'kw') => int(where, `geom.${k}`, geom[k], 1, MAX_DIM);
   const g = { batch: dim('batch'), C: dim('C'), H: dim('H'), W: dim('W'), kh: dim('kh'), kw: dim('kw') };
-  const [sh, sw] = pair(where, 'geom.stride', geom.stride, [g.kh, g.kw], 1);
-  const [ph, pw] = pair(where, 'geom.padding', geom.padding, [0, 0], 0);
+  const [sh, sw] = intPair(where, 'geom.stride', geom.stride, [g.kh, g.kw], 1, MAX_DIM);
+  const [ph, pw] = intPair(where, 'geom.padding', geom.padding, [0, 0], 0, MAX_DIM);
   if (2 * ph > g.kh || 2 * pw > g.kw) {
     invalid(
       where,
