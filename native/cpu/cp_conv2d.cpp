@@ -121,6 +121,7 @@ int64_t workspace_floats(Ctx& c, bool bwd) {
   if (bwd) n += c.F * c.ldy + c.r * (c.ldt + c.t_max * c.Wp + c.ldg1) + part_floats(c);
   c.lds = padded(std::max(c.R * c.Wo, c.own_max * c.W));
   n += 8 * c.lds;  // the staging strip: one row block of mix_wide (at most 8 rows)
+  if (bwd) n += (c.t_max + 1) * (c.Wo + (c.kw - 1) * c.dw);  // the margin rows of the transposed 1 x kw stage
   return n + 16;    // room to align the base to a cache line
 }
 
@@ -190,27 +191,30 @@ DEBORA_INLINE void chain(const Ctx& c, const Tile& t, const float* Xp, int64_t x
                          float* Z3) {
   const int64_t nIn = t.ihi - t.ilo, nR = t.oh1 - t.oh0, r = c.r, W = c.W, Wp = c.Wp, Wo = c.Wo;
   if (nIn > 0) mix<VW>(r, c.C, nIn * W, c.U2, r, Xp + (t.ilo - xrow0) * W, c.ldx, Z1, c.ldz1, false);
+  Taps<VW> taps;
   for (int64_t i = 0; i < r; ++i)
     for (int64_t tt = 0; tt < nR; ++tt) {
       float* row = Z2p + (i * nR + tt) * Wp;
-      std::fill(row, row + Wp, 0.0f);
+      std::fill(row, row + c.pw, 0.0f);
+      std::fill(row + c.pw + W, row + Wp, 0.0f);
       const int64_t oh = t.oh0 + tt;
       for (int64_t a = 0; a < c.kh; ++a) {
         const int64_t ih = oh * c.sh - c.ph + a * c.dh;
-        if (ih < 0 || ih >= c.H) continue;
-        axpy(W, c.U3[a * r + i], Z1 + i * c.ldz1 + (ih - t.ilo) * W, row + c.pw);
+        if (ih >= 0 && ih < c.H) taps.add(Z1 + i * c.ldz1 + (ih - t.ilo) * W, c.U3[a * r + i], W, row + c.pw);
       }
+      taps.finish(W, row + c.pw);
     }
   for (int64_t i = 0; i < r; ++i)
     for (int64_t tt = 0; tt < nR; ++tt) {
       const float* z2 = Z2p + (i * nR + tt) * Wp;
       float* z3 = Z3 + i * c.ldz3 + tt * Wo;
-      std::fill(z3, z3 + Wo, 0.0f);
-      for (int64_t b = 0; b < c.kw; ++b) {
-        const float u = c.U4[b * r + i];
-        if (c.sw == 1) {
-          axpy(Wo, u, z2 + b * c.dw, z3);
-        } else {
+      if (c.sw == 1) {
+        for (int64_t b = 0; b < c.kw; ++b) taps.add(z2 + b * c.dw, c.U4[b * r + i], Wo, z3);
+        taps.finish(Wo, z3);
+      } else {
+        std::fill(z3, z3 + Wo, 0.0f);
+        for (int64_t b = 0; b < c.kw; ++b) {
+          const float u = c.U4[b * r + i];
           const float* src = z2 + b * c.dw;
           for (int64_t ow = 0; ow < Wo; ++ow) z3[ow] += u * src[ow * c.sw];
         }
@@ -252,6 +256,7 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   float* G2p = T + r * c.ldt;
   float* G1 = G2p + r * c.t_max * Wp;
   float* stage = c.stream ? G1 + r * c.ldg1 : nullptr;
+  float* margin = G1 + r * c.ldg1 + 8 * c.lds;  // T rows of one channel with zero margins (stride 1)
   float* pU1 = part;
   float* pU2 = pU1 + c.F * r * (VEC ? VW : 1);
   float* pU3 = pU2 + c.C * r * (VEC ? VW : 1);
@@ -266,51 +271,77 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   const int64_t P = nR * Wo;
   for (int64_t i = 0; i < r; ++i) ps[i] += dot<VW>(P, Z3 + i * c.ldz3, T + i * c.ldt + skip * Wo);
   dots<VW, VEC>(c.F, r, P, dYp + skip * Wo, c.ldy, Z3, c.ldz3, pU1, r);
-  /* G3 = s T, then back through the 1 x kw stage (transposed) into G2p, padded like Z2p. */
+  /* G3 = s T, back through the 1 x kw stage (transposed) into G2p (padded like Z2p), and dU4 on the
+   * owned rows; s_i is applied to the taps and to the sums rather than to T. Stride 1 (the common
+   * case) gathers each G2p row from shifted T rows; other strides scatter. */
+  const int64_t M = (c.kw - 1) * c.dw;
+  Taps<VW> taps;
   for (int64_t i = 0; i < r; ++i) {
-    float* Ti = T + i * c.ldt;
     const float si = c.s[i];
-    for (int64_t j = 0; j < nT * Wo; ++j) Ti[j] *= si;
-  }
-  std::fill(G2p, G2p + r * nT * Wp, 0.0f);
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t tt = 0; tt < nT; ++tt) {
-      const float* g3 = T + i * c.ldt + tt * Wo;
-      float* g2 = G2p + (i * nT + tt) * Wp;
-      const bool owned = tt >= skip;
-      for (int64_t b = 0; b < c.kw; ++b) {
-        const float u = c.U4[b * r + i];
-        float* dst = g2 + b * c.dw;
-        if (owned) {
-          const float* z2 = Z2p + (i * nR + tt - skip) * Wp + b * c.dw;
-          if (c.sw == 1) {
-            pU4[b * r + i] += dot<VW>(Wo, g3, z2);
-          } else {
-            float d = 0;
-            for (int64_t ow = 0; ow < Wo; ++ow) d += g3[ow] * z2[ow * c.sw];
-            pU4[b * r + i] += d;
-          }
-        }
+    const float* Ti = T + i * c.ldt;
+    for (int64_t b = 0; b < c.kw; ++b) {
+      DotAcc<VW> d;
+      for (int64_t tt = skip; tt < nT; ++tt) {
+        const float* g3 = Ti + tt * Wo;
+        const float* z2 = Z2p + (i * nR + tt - skip) * Wp + b * c.dw;
         if (c.sw == 1) {
-          axpy(Wo, u, g3, dst);
+          d.add(Wo, g3, z2);
         } else {
-          for (int64_t ow = 0; ow < Wo; ++ow) dst[ow * c.sw] += u * g3[ow];
+          for (int64_t ow = 0; ow < Wo; ++ow) d.tail += g3[ow] * z2[ow * c.sw];
+        }
+      }
+      pU4[b * r + i] += si * d.sum();
+    }
+    if (c.sw == 1) {
+      /* The T rows of channel i, each after M zeros (and M more at the end), copied in one pass
+       * before any is read: a row that was just stored and is read back at a shift of a few floats
+       * would stall on store forwarding. */
+      const int64_t ldm = Wo + M;
+      for (int64_t tt = 0; tt < nT; ++tt) {
+        for (int64_t j = 0; j < M; ++j) margin[tt * ldm + j] = 0.0f;
+        copy_row<VW>(Wo, Ti + tt * Wo, margin + tt * ldm + M);
+      }
+      for (int64_t j = 0; j < M; ++j) margin[nT * ldm + j] = 0.0f;
+    }
+    for (int64_t tt = 0; tt < nT; ++tt) {
+      const float* g3 = Ti + tt * Wo;
+      float* g2 = G2p + (i * nT + tt) * Wp;
+      if (c.sw == 1) {
+        /* g2[x] = sum_b s_i U4[b,i] g3[x - b dw], x < Wp = Wo + M. */
+        const float* row = margin + tt * (Wo + M) + M;
+        for (int64_t b = 0; b < c.kw; ++b) taps.add(row - b * c.dw, si * c.U4[b * r + i], Wp, g2);
+        taps.finish(Wp, g2);
+      } else {
+        std::fill(g2, g2 + Wp, 0.0f);
+        for (int64_t b = 0; b < c.kw; ++b) {
+          const float u = si * c.U4[b * r + i];
+          for (int64_t ow = 0; ow < Wo; ++ow) g2[b * c.dw + ow * c.sw] += u * g3[ow];
         }
       }
     }
-  /* Back through the kh x 1 stage: dU3 on the owned output rows, G1 on the owned input rows. */
-  for (int64_t i = 0; i < r; ++i) std::fill(G1 + i * c.ldg1, G1 + i * c.ldg1 + nOwn * W, 0.0f);
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t tt = 0; tt < nT; ++tt) {
-      const float* g2 = G2p + (i * nT + tt) * Wp + c.pw;
-      const int64_t oh = t.ohs + tt;
-      for (int64_t a = 0; a < c.kh; ++a) {
-        const int64_t ih = oh * c.sh - c.ph + a * c.dh;
-        if (ih < 0 || ih >= c.H) continue;
-        if (tt >= skip) pU3[a * r + i] += dot<VW>(W, g2, Z1 + i * c.ldz1 + (ih - t.ilo) * W);
-        if (ih >= t.own_lo && ih < t.own_hi) axpy(W, c.U3[a * r + i], g2, G1 + i * c.ldg1 + (ih - t.own_lo) * W);
+  }
+  /* Back through the kh x 1 stage: dU3 on the owned output rows; each owned G1 row gathered from the
+   * G2 rows whose window covers it (at most kh, any stride). */
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t a = 0; a < c.kh; ++a) {
+      DotAcc<VW> d;
+      for (int64_t tt = skip; tt < nT; ++tt) {
+        const int64_t ih = (t.ohs + tt) * c.sh - c.ph + a * c.dh;
+        if (ih >= 0 && ih < c.H) d.add(W, G2p + (i * nT + tt) * Wp + c.pw, Z1 + i * c.ldz1 + (ih - t.ilo) * W);
       }
+      pU3[a * r + i] += d.sum();
     }
+    for (int64_t ih = t.own_lo; ih < t.own_hi; ++ih) {
+      float* g1 = G1 + i * c.ldg1 + (ih - t.own_lo) * W;
+      for (int64_t a = 0; a < c.kh; ++a) {
+        const int64_t num = ih + c.ph - a * c.dh;  // = oh * sh for the output row oh this tap reads ih from
+        if (num < 0 || num % c.sh != 0) continue;
+        const int64_t tt = num / c.sh - t.ohs;
+        if (tt >= 0 && tt < nT) taps.add(G2p + (i * nT + tt) * Wp + c.pw, c.U3[a * r + i], W, g1);
+      }
+      taps.finish(W, g1);
+    }
+  }
   if (nOwn == 0) return;
   const int64_t Pin = nOwn * W;
   dots<VW, VEC>(c.C, r, Pin, Xp + (t.own_lo - t.plo) * W, c.ldx, G1, c.ldg1, pU2, r);

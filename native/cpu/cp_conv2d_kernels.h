@@ -33,11 +33,6 @@ DEBORA_INLINE float hsum(const typename Vt<VW>::V& v) {
   return t;
 }
 
-/* y += a x. Plain loop: GCC vectorises it for the caller's target. */
-DEBORA_INLINE void axpy(int64_t n, float a, const float* __restrict x, float* __restrict y) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 /* <x, y>. Explicit vectors: GCC does not reassociate a float reduction on its own. */
 template <int VW>
 DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __restrict y) {
@@ -55,6 +50,113 @@ DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __res
   for (; i < n; ++i) t += x[i] * y[i];
   return t;
 }
+
+/* ---- depthwise rows --------------------------------------------------------------------------
+ * The kh x 1 and 1 x kw stages (and their transposes) make each output row from a few source rows
+ * (taps) of the same channel. A row is formed in registers from all its taps and stored once,
+ * instead of one read-modify-write pass per tap: on rows of a few vectors (W = 32) the per-pass
+ * overhead was most of the cost. */
+
+/* dst[j] (+)= sum_{q<k} w[q] * src[q][j] for j < n. */
+template <int VW>
+DEBORA_INLINE void comb_n(int64_t n, int k, const float* const* src, const float* w, float* __restrict dst, bool acc) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  int64_t j = 0;
+  for (; j + 2 * VW <= n; j += 2 * VW) {
+    V a0 = acc ? CV_LD(dst + j) : V{}, a1 = acc ? CV_LD(dst + j + VW) : V{};
+    for (int q = 0; q < k; ++q) {
+      const V wq = CV_SPLAT(w[q]);
+      a0 += wq * CV_LD(src[q] + j);
+      a1 += wq * CV_LD(src[q] + j + VW);
+    }
+    CV_ST(dst + j) = a0;
+    CV_ST(dst + j + VW) = a1;
+  }
+  for (; j + VW <= n; j += VW) {
+    V a0 = acc ? CV_LD(dst + j) : V{};
+    for (int q = 0; q < k; ++q) a0 += CV_SPLAT(w[q]) * CV_LD(src[q] + j);
+    CV_ST(dst + j) = a0;
+  }
+  if (j < n && !acc && n >= VW) {
+    /* The last partial vector as a whole vector ending at n: it recomputes a few outputs with the
+     * same operations in the same order (same values), instead of a scalar tail. */
+    j = n - VW;
+    V a0 = {};
+    for (int q = 0; q < k; ++q) a0 += CV_SPLAT(w[q]) * CV_LD(src[q] + j);
+    CV_ST(dst + j) = a0;
+    return;
+  }
+  for (; j < n; ++j) {
+    float t = acc ? dst[j] : 0.0f;
+    for (int q = 0; q < k; ++q) t += w[q] * src[q][j];
+    dst[j] = t;
+  }
+}
+
+/* comb with the common tap counts as compile-time constants (the tap loop unrolled, the weights in
+ * registers): rows are short, so the loop overhead is a large part of a row. */
+template <int VW>
+DEBORA_INLINE void comb(int64_t n, int k, const float* const* src, const float* w, float* __restrict dst, bool acc) {
+  switch (k) {
+    case 1: return comb_n<VW>(n, 1, src, w, dst, acc);
+    case 2: return comb_n<VW>(n, 2, src, w, dst, acc);
+    case 3: return comb_n<VW>(n, 3, src, w, dst, acc);
+    default: return comb_n<VW>(n, k, src, w, dst, acc);
+  }
+}
+
+/* dst[j] = src[j] for j < n, in vectors (a library call per short row costs more than the copy). */
+template <int VW>
+DEBORA_INLINE void copy_row(int64_t n, const float* __restrict src, float* __restrict dst) {
+  using U = typename Vt<VW>::U;
+  int64_t j = 0;
+  for (; j + VW <= n; j += VW) CV_ST(dst + j) = CV_LD(src + j);
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
+/* The taps of one output row, collected with add() and applied with finish(); kernels of any size
+ * run in groups of kMax taps (a row with no tap is zero). */
+template <int VW>
+struct Taps {
+  static constexpr int kMax = 16;
+  const float* src[kMax];
+  float w[kMax];
+  int k = 0;
+  bool started = false;
+  DEBORA_INLINE void add(const float* p, float wq, int64_t n, float* dst) {
+    src[k] = p;
+    w[k] = wq;
+    if (++k == kMax) {
+      comb<VW>(n, k, src, w, dst, started);
+      started = true;
+      k = 0;
+    }
+  }
+  DEBORA_INLINE void finish(int64_t n, float* dst) {
+    if (k > 0 || !started) comb<VW>(n, k, src, w, dst, started);
+    k = 0;
+    started = false;
+  }
+};
+
+/* A dot product summed over many rows with one horizontal sum at the end: acc[] += x[j] * y[j] over
+ * the whole vectors of n, tail += the rest. Four accumulators, so the sum over a row of a few vectors
+ * is not one chain of dependent FMAs (on W = 32 that chain, not the FMA rate, set the speed). */
+template <int VW>
+struct DotAcc {
+  typename Vt<VW>::V acc[4] = {};
+  float tail = 0;
+  DEBORA_INLINE void add(int64_t n, const float* __restrict x, const float* __restrict y) {
+    using U = typename Vt<VW>::U;
+    int64_t j = 0;
+    for (; j + 4 * VW <= n; j += 4 * VW)
+      for (int q = 0; q < 4; ++q) acc[q] += CV_LD(x + j + q * VW) * CV_LD(y + j + q * VW);
+    for (int q = 0; j + VW <= n; j += VW, ++q) acc[q] += CV_LD(x + j) * CV_LD(y + j);
+    for (; j < n; ++j) tail += x[j] * y[j];
+  }
+  DEBORA_INLINE float sum() const { return hsum<VW>((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail; }
+};
 
 /* ---- mix: a 1x1 convolution over K channels --------------------------------------------------
  * out[m*ldo + p] (+)= sum_k A[k*lda + m] * in[k*ldi + p] for m < M, p < P. Blocks of MB outputs x
@@ -181,17 +283,25 @@ DEBORA_INLINE void dots_block(int64_t P, const float* __restrict A, int64_t lda,
     for (int m = 0; m < MB; ++m)
       for (int n = 0; n < NB; ++n) c[m][n] += a[m] * b[n];
   }
-  for (int m = 0; m < MB; ++m)
-    for (int n = 0; n < NB; ++n) {
-      float t = 0;
-      for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
-      if constexpr (VEC) {
-        c[m][n][0] += t;
-        CV_ST(D + (m * ldd + n) * VW) = c[m][n];
-      } else {
+  if constexpr (VEC) {
+    /* Only a remainder touches a single lane: inserting into a vector makes GCC spill all of them. */
+    for (int m = 0; m < MB; ++m)
+      for (int n = 0; n < NB; ++n) CV_ST(D + (m * ldd + n) * VW) = c[m][n];
+    if (p < P)
+      for (int m = 0; m < MB; ++m)
+        for (int n = 0; n < NB; ++n) {
+          float t = 0;
+          for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
+          D[(m * ldd + n) * VW] += t;
+        }
+  } else {
+    for (int m = 0; m < MB; ++m)
+      for (int n = 0; n < NB; ++n) {
+        float t = 0;
+        for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
         D[m * ldd + n] += hsum<VW>(c[m][n]) + t;
       }
-    }
+  }
 }
 
 template <int VW, bool VEC, int MB, int NB>

@@ -71,6 +71,7 @@ const CASES: Case[] = [
   [1, 4, 31, 19, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4], // batch 1, tall: the kernel splits the image into row tiles
   [3, 1, 7, 13, 17, 1, 3, 1, 1, 0, 1, 1, 1, 17], // C = 1
   [1, 3, 13, 7, 3, 5, 2, 3, 2, 1, 1, 1, 2, 3], // stride 3: input rows no window reads
+  [1, 3, 21, 23, 4, 19, 17, 1, 1, 9, 8, 1, 1, 3], // 19×17 "same": more taps per row than one group of 16
   // r·(F + C) > 4096: the kernel keeps the factor-gradient partial sums as scalars, not vectors.
   [2, 257, 5, 5, 240, 1, 3, 1, 1, 0, 1, 1, 1, 9],
 ];

@@ -172,6 +172,7 @@ const Shape kShapes[] = {
     {1, 4, 31, 19, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4},  // batch 1, tall: many row tiles per image
     {1, 3, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 2},    // padding beyond the kernel: zero rows at the edges
     {2, 5, 11, 9, 4, 3, 1, 3, 2, 0, 1, 1, 1, 5},   // stride 3: input rows no window reads
+    {1, 3, 21, 23, 4, 19, 17, 1, 1, 9, 8, 1, 1, 3},  // 19x17 "same": more taps per row than one group of 16
     // Outputs of >= 4 MiB take the streamed-store path (Y, then dX), with rows not 32-byte aligned.
     {1, 3, 129, 129, 64, 3, 3, 1, 1, 1, 1, 1, 1, 4},
     {1, 64, 129, 129, 3, 3, 3, 1, 1, 1, 1, 1, 1, 4},
