@@ -1,4 +1,4 @@
-// cp_linear_loop.cpp — one side of bench/ab-cp-linear.sh: runs cp_linear fwd + bwd (Z reused, 768 -> 768,
+// cp_linear_loop.cpp — one side of bench/ab.sh cp_linear: runs cp_linear fwd + bwd (Z reused, 768 -> 768,
 // two threads) on seeded data for a given time and prints the median ms of one pair. Built twice:
 // with -DOLD against the kernels of an older revision (symbols renamed), and against the working tree.
 #include <algorithm>

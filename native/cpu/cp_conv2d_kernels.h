@@ -94,16 +94,13 @@ DEBORA_INLINE void comb_n(int64_t n, int k, const float* const* src, const float
   }
 }
 
-/* comb with the common tap counts as compile-time constants (the tap loop unrolled, the weights in
- * registers): rows are short, so the loop overhead is a large part of a row. */
+/* comb with the common tap count as a compile-time constant (the tap loop unrolled, the weights in
+ * registers): rows are short, so the loop overhead is a large part of a row. (Unrolling 1 and 2 as
+ * well added a minute to the compile of cp_conv2d.cpp for kernel shapes that are rarer.) */
 template <int VW>
 DEBORA_INLINE void comb(int64_t n, int k, const float* const* src, const float* w, float* __restrict dst, bool acc) {
-  switch (k) {
-    case 1: return comb_n<VW>(n, 1, src, w, dst, acc);
-    case 2: return comb_n<VW>(n, 2, src, w, dst, acc);
-    case 3: return comb_n<VW>(n, 3, src, w, dst, acc);
-    default: return comb_n<VW>(n, k, src, w, dst, acc);
-  }
+  if (k == 3) return comb_n<VW>(n, 3, src, w, dst, acc);  // 3x3 kernels, by far the most common
+  return comb_n<VW>(n, k, src, w, dst, acc);
 }
 
 /* dst[j] = src[j] for j < n, in vectors (a library call per short row costs more than the copy). */
@@ -127,8 +124,8 @@ struct Taps {
   DEBORA_INLINE void add(const float* p, float wq, int64_t n, float* dst) {
     src[k] = p;
     w[k] = wq;
-    if (++k == kMax) {
-      comb<VW>(n, k, src, w, dst, started);
+    if (++k == kMax) {  // kernels of more than 16 taps only: the generic loop
+      comb_n<VW>(n, k, src, w, dst, started);
       started = true;
       k = 0;
     }

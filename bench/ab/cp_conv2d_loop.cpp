@@ -1,0 +1,57 @@
+// cp_conv2d_loop.cpp — one side of bench/ab.sh cp_conv2d: runs cp_conv2d fwd + bwd at the bench shape
+// (batch 32, C = F = 64, 32x32, 3x3, padding 1, r = 8) on seeded data for a given time and prints the
+// median ms of one fwd, one bwd and one pair. Built twice: with -DOLD against the kernels of an older
+// revision (symbols renamed), and against the working tree. Also handy under perf record.
+//   run <threads> <seconds> [batch]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include "debora/debora.h"
+#ifdef OLD
+extern "C" debora_status old_fwd(const debora_conv2d_geom*, int64_t, const float*, const float*, const float*,
+                                 const float*, const float*, const float*, float*, int);
+extern "C" debora_status old_bwd(const debora_conv2d_geom*, int64_t, const float*, const float*, const float*,
+                                 const float*, const float*, const float*, const float*, float*, int, float*, float*,
+                                 float*, float*, float*, float*);
+#define FWD old_fwd
+#define BWD old_bwd
+#else
+#define FWD debora_cp_conv2d_fwd_cpu
+#define BWD debora_cp_conv2d_bwd_cpu
+#endif
+using namespace std::chrono;
+int main(int argc, char** argv) {
+  debora_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
+  const double secs = argc > 2 ? atof(argv[2]) : 1.0;
+  const int64_t B = argc > 3 ? atoi(argv[3]) : 32, C = 64, H = 32, W = 32, F = 64, k = 3, r = 8;
+  const debora_conv2d_geom g{B, C, H, W, F, k, k, 1, 1, 1, 1, 1, 1};
+  std::vector<float> X(B * C * H * W), dY(B * F * H * W), Y(B * F * H * W), dX(B * C * H * W), U1(F * r), U2(C * r),
+      U3(k * r), U4(k * r), s(r), dU1(F * r), dU2(C * r), dU3(k * r), dU4(k * r), ds(r), dots(r);
+  unsigned v = 1;
+  auto rnd = [&] { v = v * 1664525u + 1013904223u; return (v >> 8) / 16777216.0f * 2 - 1; };
+  for (auto* a : {&X, &dY, &U1, &U2, &U3, &U4}) for (auto& x : *a) x = rnd();
+  for (auto& x : s) x = 0.1f + std::abs(rnd());
+  auto fwd = [&] { FWD(&g, r, X.data(), U1.data(), U2.data(), U3.data(), U4.data(), s.data(), Y.data(), 0); };
+  auto bwd = [&] {
+    BWD(&g, r, X.data(), U1.data(), U2.data(), U3.data(), U4.data(), s.data(), dY.data(), dX.data(), 0, dU1.data(),
+        dU2.data(), dU3.data(), dU4.data(), ds.data(), dots.data());
+  };
+  for (int i = 0; i < 3; ++i) fwd(), bwd();
+  std::vector<double> tf, tb, tp;
+  auto end = steady_clock::now() + duration<double>(secs);
+  while (steady_clock::now() < end || tp.size() < 5) {
+    auto t0 = steady_clock::now();
+    fwd();
+    auto t1 = steady_clock::now();
+    bwd();
+    auto t2 = steady_clock::now();
+    tf.push_back(duration<double, std::milli>(t1 - t0).count());
+    tb.push_back(duration<double, std::milli>(t2 - t1).count());
+    tp.push_back(duration<double, std::milli>(t2 - t0).count());
+  }
+  for (auto* t : {&tf, &tb, &tp}) std::sort(t->begin(), t->end());
+  printf("%.4f %.4f %.4f\n", tf[tf.size() / 2], tb[tb.size() / 2], tp[tp.size() / 2]);
+}
