@@ -33,24 +33,6 @@ DEBORA_INLINE float hsum(const typename Vt<VW>::V& v) {
   return t;
 }
 
-/* <x, y>. Explicit vectors: GCC does not reassociate a float reduction on its own. */
-template <int VW>
-DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __restrict y) {
-  using V = typename Vt<VW>::V;
-  using U = typename Vt<VW>::U;
-  V c0 = {}, c1 = {};
-  int64_t i = 0;
-  for (; i + 2 * VW <= n; i += 2 * VW) {
-    c0 += CV_LD(x + i) * CV_LD(y + i);
-    c1 += CV_LD(x + i + VW) * CV_LD(y + i + VW);
-  }
-  for (; i + VW <= n; i += VW) c0 += CV_LD(x + i) * CV_LD(y + i);
-  c0 += c1;
-  float t = hsum<VW>(c0);
-  for (; i < n; ++i) t += x[i] * y[i];
-  return t;
-}
-
 /* ---- depthwise rows --------------------------------------------------------------------------
  * The kh x 1 and 1 x kw stages (and their transposes) make each output row from a few source rows
  * (taps) of the same channel. A row is formed in registers from all its taps and stored once,
@@ -154,6 +136,15 @@ struct DotAcc {
   }
   DEBORA_INLINE float sum() const { return hsum<VW>((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail; }
 };
+
+/* <x, y>: one row through DotAcc (explicit vectors: GCC does not reassociate a float reduction on
+ * its own). */
+template <int VW>
+DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __restrict y) {
+  DotAcc<VW> d;
+  d.add(n, x, y);
+  return d.sum();
+}
 
 /* ---- mix: a 1x1 convolution over K channels --------------------------------------------------
  * out[m*ldo + p] (+)= sum_k A[k*lda + m] * in[k*ldi + p] for m < M, p < P. Blocks of MB outputs x
