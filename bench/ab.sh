@@ -9,7 +9,7 @@
 set -euo pipefail
 op=${1:-}
 case "$op" in
-  cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="pair" ;;
+  cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="fwd bwd pair" ;;
   cp_conv2d) default_cases=("2"); cols="fwd bwd pair" ;;
   *) echo "ab.sh: expected cp_linear or cp_conv2d as the first argument, received '${op}'" >&2; exit 2 ;;
 esac

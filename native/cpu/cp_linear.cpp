@@ -129,6 +129,18 @@ using V = Avx2Traits;
 
 constexpr int64_t MB = 64; /* rows per block: X block of 64 x 768 floats = 192 KiB stays in L2 */
 
+/* Rows per backward block. With the lookahead on (inputs from DRAM), L2 (512 KiB here) must hold the
+ * block's dY and X rows, the next block's being prefetched, and the partial sums. At rp = 8 the block
+ * is cut to about 320 KiB of rows, 24 at 768 -> 768: the backward 1.15x at N = 4096 and 1.18x at
+ * N = 2048, r = 8 (bench/ab.sh; 16 and 32 rows gave 1.10x and 1.04x). At rp >= 16 each block also
+ * re-reads 2 x 768 x rp floats of partial sums, and small blocks were slower (0.97x at r = 16 with
+ * 24 rows, 0.94x at r = 32 with 16), so those keep 64. */
+int64_t bwd_block_rows(int64_t n_in, int64_t n_out, int64_t rp, bool ahead) {
+  if (!ahead || rp > 8) return MB;
+  const int64_t row_bytes = 2 * (n_in + n_out) * int64_t{sizeof(float)}; /* this block's and the next */
+  return std::max<int64_t>(8, std::min<int64_t>(MB, (320 << 10) / row_bytes / 8 * 8));
+}
+
 /* Grow-only thread-local scratch: after the first call of a given size nothing is allocated. */
 float* scratch(int slot, size_t n) {
   thread_local std::vector<float> bufs[4];
@@ -249,12 +261,13 @@ template <class Impl>
 void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p,
               const float* dY, const float* Z, float* dX, bool accumulate_dx, bool stream, bool ahead, Partials part) {
   const int64_t rp = p.rp;
-  float* Zb = scratch(1, static_cast<size_t>(4 * MB * rp));
-  float* Tb = Zb + MB * rp;
-  float* Zs = Tb + MB * rp;
-  float* Ts = Zs + MB * rp;
-  for (int64_t m0 = b; m0 < e; m0 += MB) {
-    const int64_t M = std::min(MB, e - m0);
+  const int64_t mb = bwd_block_rows(n_in, n_out, rp, ahead);
+  float* Zb = scratch(1, static_cast<size_t>(4 * mb * rp));
+  float* Tb = Zb + mb * rp;
+  float* Zs = Tb + mb * rp;
+  float* Ts = Zs + mb * rp;
+  for (int64_t m0 = b; m0 < e; m0 += mb) {
+    const int64_t M = std::min(mb, e - m0);
     const float* Xb = X + m0 * n_in;
     const float* dYb = dY + m0 * n_out;
     /* With Z given, X is first read by k3 (column strips). In the first block its rows are fetched
@@ -273,7 +286,7 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     Impl::scale_rows(M, rp, Tb, p.sp, Ts);
     /* The next block's dY and X are fetched during this block's compute-bound products. */
     Lookahead la;
-    const int64_t next = ahead ? std::min(MB, e - m0 - M) : 0;
+    const int64_t next = ahead ? std::min(mb, e - m0 - M) : 0;
     la.add(dYb + M * n_out, next, n_out, n_out);
     la.add(Xb + M * n_in, next, n_in, n_in);
     la.plan(k3_steps(n_out, rp) + k3_steps(n_in, rp) + (dX != nullptr ? k2_steps(M, n_in) : 0));

@@ -113,8 +113,8 @@ describe.each(LEVELS)('simd %s', (level) => {
 });
 
 // Outputs of >= 4 MiB that are overwritten go out through a staging strip with streaming stores,
-// and inputs of >= 4 MiB have the next 64-row block prefetched during the current one (with Z
-// given, X's first block during the dY pass). These paths, and the micro-kernels' column-tile
+// and inputs of >= 4 MiB have the next row block prefetched during the current one (with Z
+// given, X's first block during the dY pass; 64 rows, fewer in the backward at rp = 8). These paths, and the micro-kernels' column-tile
 // mixes (rp = 48: 4 + 2 vectors, rp = 56: 4 + 2 + 1) and multi-panel accumulation, on awkward
 // shapes, with outputs at an unaligned offset (the strip's head and tail use plain stores) and
 // poisoned beforehand, against the float64 reference.
@@ -131,6 +131,7 @@ describe.each(LEVELS)('simd %s, large outputs and wide ranks', (level) => {
     [1800, 37, 701, 9], // Y streamed (5.0 MB), look-ahead on in the backward
     [1300, 967, 29, 17], // dX streamed (5.0 MB), look-ahead on in both passes
     [150000, 5, 7, 3], // Y streamed with rows narrower than one vector (head/tail stores only)
+    [1400, 767, 769, 7], // both streamed, rp = 8 with look-ahead: 24-row backward blocks, a partial last one
     [600, 340, 310, 45], // rp = 48
     [700, 301, 333, 53], // rp = 56
   ])('N=%i nIn=%i nOut=%i r=%i, Z reused', (N, nIn, nOut, r) => {
