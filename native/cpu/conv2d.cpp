@@ -20,6 +20,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "debora/math.h"
 #include "gemm_engine.h"
 #include "internal.h"
 #include "simd.h"
@@ -49,59 +50,19 @@ struct Plan {
   int64_t rows; // output rows per block
 };
 
-bool fits(std::initializer_list<int64_t> sizes) {
-  int64_t p = 1;
-  for (int64_t v : sizes)
-    if (__builtin_mul_overflow(p, v, &p) || p > (INT64_MAX >> 3)) return false;
-  return true;
-}
-
-/* Every size and geometry field, before anything is read or written (the message format of
- * cp_conv2d, which shares the geometry struct). */
+/* Every size and geometry field, before anything is read or written (internal.h: the checks and
+ * messages shared with cp_conv2d, which takes the same geometry struct). */
 debora_status check_geometry(const char* op, const debora_conv2d_geom* g, Plan& p) {
   debora_status st;
-  if ((st = check_ptr(op, "geom", g)) != DEBORA_OK) return st;
-  const struct {
-    const char* name;
-    int64_t value, min;
-  } fields[] = {{"geom.batch", g->batch, 1},       {"geom.C", g->C, 1},
-                {"geom.H", g->H, 1},               {"geom.W", g->W, 1},
-                {"geom.F", g->F, 1},               {"geom.kh", g->kh, 1},
-                {"geom.kw", g->kw, 1},             {"geom.stride_h", g->stride_h, 1},
-                {"geom.stride_w", g->stride_w, 1}, {"geom.pad_h", g->pad_h, 0},
-                {"geom.pad_w", g->pad_w, 0},       {"geom.dil_h", g->dil_h, 1},
-                {"geom.dil_w", g->dil_w, 1}};
-  for (const auto& f : fields) {
-    if (f.value < f.min || f.value > INT32_MAX)
-      return fail(DEBORA_INVALID_ARG, "%s: expected an integer in [%lld, %d] for argument '%s', received %lld", op,
-                  static_cast<long long>(f.min), INT32_MAX, f.name, static_cast<long long>(f.value));
-  }
-  /* Checked before dividing: C++ division truncates toward zero and would turn -1/2 into an output. */
-  const int64_t eff_h = g->dil_h * (g->kh - 1) + 1, eff_w = g->dil_w * (g->kw - 1) + 1;
-  if (eff_h > g->H + 2 * g->pad_h)
-    return fail(DEBORA_SHAPE_MISMATCH,
-                "%s: expected a dilated kernel height dil_h*(kh-1)+1 <= H + 2*pad_h (an output height >= 1) for "
-                "argument 'geom', received kh=%lld, dil_h=%lld, H=%lld, pad_h=%lld",
-                op, static_cast<long long>(g->kh), static_cast<long long>(g->dil_h), static_cast<long long>(g->H),
-                static_cast<long long>(g->pad_h));
-  if (eff_w > g->W + 2 * g->pad_w)
-    return fail(DEBORA_SHAPE_MISMATCH,
-                "%s: expected a dilated kernel width dil_w*(kw-1)+1 <= W + 2*pad_w (an output width >= 1) for "
-                "argument 'geom', received kw=%lld, dil_w=%lld, W=%lld, pad_w=%lld",
-                op, static_cast<long long>(g->kw), static_cast<long long>(g->dil_w), static_cast<long long>(g->W),
-                static_cast<long long>(g->pad_w));
+  if ((st = check_conv2d_geom(op, g, {})) != DEBORA_OK) return st;
   p = Plan{};
   p.N = g->batch, p.C = g->C, p.H = g->H, p.W = g->W, p.F = g->F, p.kh = g->kh, p.kw = g->kw;
   p.sh = g->stride_h, p.sw = g->stride_w, p.ph = g->pad_h, p.pw = g->pad_w, p.dh = g->dil_h, p.dw = g->dil_w;
-  p.Ho = (p.H + 2 * p.ph - eff_h) / p.sh + 1;
-  p.Wo = (p.W + 2 * p.pw - eff_w) / p.sw + 1;
-  if (!fits({p.N, p.C, p.H, p.W}) || !fits({p.N, p.F, p.Ho, p.Wo}) || !fits({p.C, p.kh, p.kw, p.F, kMaxGroups}) ||
-      !fits({p.C, p.kh, p.kw, p.Ho, p.Wo}))
-    return fail(DEBORA_INVALID_ARG,
-                "%s: expected sizes whose products fit in 64 bits for argument 'geom', received batch=%lld, C=%lld, "
-                "H=%lld, W=%lld, F=%lld",
-                op, static_cast<long long>(p.N), static_cast<long long>(p.C), static_cast<long long>(p.H),
-                static_cast<long long>(p.W), static_cast<long long>(p.F));
+  p.Ho = debora::conv_out_size(p.H, p.kh, p.sh, p.ph, p.dh);
+  p.Wo = debora::conv_out_size(p.W, p.kw, p.sw, p.pw, p.dw);
+  if (!sizes_fit({p.N, p.C, p.H, p.W}) || !sizes_fit({p.N, p.F, p.Ho, p.Wo}) ||
+      !sizes_fit({p.C, p.kh, p.kw, p.F, kMaxGroups}) || !sizes_fit({p.C, p.kh, p.kw, p.Ho, p.Wo}))
+    return fail_conv2d_overflow(op, g);
   p.P = p.Ho * p.Wo;
   p.Q = p.C * p.kh * p.kw;
   p.direct = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;

@@ -410,49 +410,12 @@ BwdFn pick_bwd() {
 
 /* ---- validation ------------------------------------------------------------------------------ */
 
-/* Whether the product of non-negative sizes fits in an int64_t with room for pointer arithmetic. */
-bool fits(std::initializer_list<int64_t> sizes) {
-  int64_t p = 1;
-  for (int64_t v : sizes)
-    if (__builtin_mul_overflow(p, v, &p) || p > (INT64_MAX >> 3)) return false;
-  return true;
-}
-
-/* Every size and geometry field, before anything is read or written. Sizes are capped at
- * INT32_MAX and every product the kernel forms is checked, so no index arithmetic can overflow. */
+/* Every size and geometry field, before anything is read or written (internal.h: the checks and
+ * messages shared with conv2d and the CUDA twin). Sizes are capped at INT32_MAX and every product
+ * the kernel forms is checked, so no index arithmetic can overflow. */
 debora_status check_geometry(const char* op, const debora_conv2d_geom* g, int64_t r, Ctx& c) {
   debora_status st;
-  if ((st = check_ptr(op, "geom", g)) != DEBORA_OK) return st;
-  const struct {
-    const char* name;
-    int64_t value, min;
-  } fields[] = {{"geom.batch", g->batch, 1},      {"geom.C", g->C, 1},
-                {"geom.H", g->H, 1},              {"geom.W", g->W, 1},
-                {"geom.F", g->F, 1},              {"geom.kh", g->kh, 1},
-                {"geom.kw", g->kw, 1},            {"geom.stride_h", g->stride_h, 1},
-                {"geom.stride_w", g->stride_w, 1}, {"geom.pad_h", g->pad_h, 0},
-                {"geom.pad_w", g->pad_w, 0},      {"geom.dil_h", g->dil_h, 1},
-                {"geom.dil_w", g->dil_w, 1},      {"r", r, 1}};
-  for (const auto& f : fields) {
-    if (f.value < f.min || f.value > INT32_MAX)
-      return fail(DEBORA_INVALID_ARG, "%s: expected an integer in [%lld, %d] for argument '%s', received %lld", op,
-                  static_cast<long long>(f.min), INT32_MAX, f.name, static_cast<long long>(f.value));
-  }
-  /* The dilated kernel must fit the padded input (else there is no output position). Checked
-   * before dividing: C++ division truncates toward zero and would round -1/2 up to an output. */
-  const int64_t eff_h = g->dil_h * (g->kh - 1) + 1, eff_w = g->dil_w * (g->kw - 1) + 1;
-  if (eff_h > g->H + 2 * g->pad_h)
-    return fail(DEBORA_SHAPE_MISMATCH,
-                "%s: expected a dilated kernel height dil_h*(kh-1)+1 <= H + 2*pad_h (an output height >= 1) for "
-                "argument 'geom', received kh=%lld, dil_h=%lld, H=%lld, pad_h=%lld",
-                op, static_cast<long long>(g->kh), static_cast<long long>(g->dil_h), static_cast<long long>(g->H),
-                static_cast<long long>(g->pad_h));
-  if (eff_w > g->W + 2 * g->pad_w)
-    return fail(DEBORA_SHAPE_MISMATCH,
-                "%s: expected a dilated kernel width dil_w*(kw-1)+1 <= W + 2*pad_w (an output width >= 1) for "
-                "argument 'geom', received kw=%lld, dil_w=%lld, W=%lld, pad_w=%lld",
-                op, static_cast<long long>(g->kw), static_cast<long long>(g->dil_w), static_cast<long long>(g->W),
-                static_cast<long long>(g->pad_w));
+  if ((st = check_conv2d_geom(op, g, {{"r", r, 1}})) != DEBORA_OK) return st;
   c = Ctx{};
   c.N = g->batch, c.C = g->C, c.H = g->H, c.W = g->W, c.F = g->F, c.kh = g->kh, c.kw = g->kw;
   c.sh = g->stride_h, c.sw = g->stride_w, c.ph = g->pad_h, c.pw = g->pad_w, c.dh = g->dil_h, c.dw = g->dil_w;
@@ -462,13 +425,9 @@ debora_status check_geometry(const char* op, const debora_conv2d_geom* g, int64_
   c.Wp = c.W + 2 * c.pw;
   /* Buffer sizes (X, Y, a bound on the workspace, the partial sums of all groups) as 64-bit
    * products that cannot overflow. */
-  const bool overflow = !fits({c.N, c.C, c.H, c.W}) || !fits({c.N, c.F, c.Ho, c.Wo}) ||
-                        !fits({c.r, c.Wp, 2 * c.H + 4 * c.Ho}) || !fits({c.r, c.F + c.C + c.kh + c.kw + 1, kMaxGroups});
-  if (overflow)
-    return fail(DEBORA_INVALID_ARG, "%s: expected sizes whose products fit in 64 bits for argument 'geom', received "
-                "batch=%lld, C=%lld, H=%lld, W=%lld, F=%lld",
-                op, static_cast<long long>(c.N), static_cast<long long>(c.C), static_cast<long long>(c.H),
-                static_cast<long long>(c.W), static_cast<long long>(c.F));
+  if (!sizes_fit({c.N, c.C, c.H, c.W}) || !sizes_fit({c.N, c.F, c.Ho, c.Wo}) ||
+      !sizes_fit({c.r, c.Wp, 2 * c.H + 4 * c.Ho}) || !sizes_fit({c.r, c.F + c.C + c.kh + c.kw + 1, kMaxGroups}))
+    return fail_conv2d_overflow(op, g);
   return DEBORA_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <new>
 
 #include "debora/debora.h"
@@ -39,6 +40,23 @@ debora_status check_ptr(const char* op, const char* name, const void* p);
 debora_status check_finite(const char* op, const char* name, const float* x, int64_t n);
 /* Fails on the first element that is not finite and > 0. */
 debora_status check_positive(const char* op, const char* name, const float* x, int64_t n);
+
+/* Geometry checks shared by the NCHW ops (conv2d, cp_conv2d, max_pool2d and their CUDA twins), so
+ * every one refuses the same input with the same message. */
+/* Whether the product of non-negative sizes fits in an int64_t with room for pointer arithmetic. */
+bool sizes_fit(std::initializer_list<int64_t> sizes);
+/* A named integer argument and its least allowed value. */
+struct IntField {
+  const char* name;
+  int64_t value, min;
+};
+/* Each field in [min, INT32_MAX], in order: the first outside fails, naming it. */
+debora_status check_fields(const char* op, std::initializer_list<IntField> fields);
+/* A conv2d geometry: `g` non-null, each of its fields and then each of `extra` (e.g. the rank) in
+ * range, and the dilated kernel no larger than the padded input (an output of at least 1 x 1). */
+debora_status check_conv2d_geom(const char* op, const debora_conv2d_geom* g, std::initializer_list<IntField> extra);
+/* The failure for a conv2d geometry whose buffer sizes would overflow 64 bits. */
+debora_status fail_conv2d_overflow(const char* op, const debora_conv2d_geom* g);
 
 }  // namespace debora
 

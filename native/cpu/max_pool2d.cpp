@@ -36,30 +36,21 @@ struct Plan {
   int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo;
 };
 
-bool fits(std::initializer_list<int64_t> sizes) {
-  int64_t p = 1;
-  for (int64_t v : sizes)
-    if (__builtin_mul_overflow(p, v, &p) || p > (INT64_MAX >> 3)) return false;
-  return true;
-}
-
-/* Every field, before anything is read or written (the message format of conv2d's geometry). */
+/* Every field, before anything is read or written (internal.h: the messages of conv2d's geometry). */
 debora_status check_geometry(const char* op, const debora_pool2d_geom* g, Plan& p) {
   debora_status st;
   if ((st = check_ptr(op, "geom", g)) != DEBORA_OK) return st;
-  const struct {
-    const char* name;
-    int64_t value, min;
-  } fields[] = {{"geom.batch", g->batch, 1},       {"geom.C", g->C, 1},
-                {"geom.H", g->H, 1},               {"geom.W", g->W, 1},
-                {"geom.kh", g->kh, 1},             {"geom.kw", g->kw, 1},
-                {"geom.stride_h", g->stride_h, 1}, {"geom.stride_w", g->stride_w, 1},
-                {"geom.pad_h", g->pad_h, 0},       {"geom.pad_w", g->pad_w, 0}};
-  for (const auto& f : fields) {
-    if (f.value < f.min || f.value > INT32_MAX)
-      return fail(DEBORA_INVALID_ARG, "%s: expected an integer in [%lld, %d] for argument '%s', received %lld", op,
-                  static_cast<long long>(f.min), INT32_MAX, f.name, static_cast<long long>(f.value));
-  }
+  if ((st = check_fields(op, {{"geom.batch", g->batch, 1},
+                              {"geom.C", g->C, 1},
+                              {"geom.H", g->H, 1},
+                              {"geom.W", g->W, 1},
+                              {"geom.kh", g->kh, 1},
+                              {"geom.kw", g->kw, 1},
+                              {"geom.stride_h", g->stride_h, 1},
+                              {"geom.stride_w", g->stride_w, 1},
+                              {"geom.pad_h", g->pad_h, 0},
+                              {"geom.pad_w", g->pad_w, 0}})) != DEBORA_OK)
+    return st;
   if (2 * g->pad_h > g->kh)
     return fail(DEBORA_INVALID_ARG,
                 "%s: expected pad_h <= kh/2 for argument 'geom.pad_h', received pad_h=%lld, kh=%lld", op,
@@ -83,7 +74,7 @@ debora_status check_geometry(const char* op, const debora_pool2d_geom* g, Plan& 
   p = Plan{g->batch, g->C, g->H, g->W, g->kh, g->kw, g->stride_h, g->stride_w, g->pad_h, g->pad_w, 0, 0};
   p.Ho = (p.H + 2 * p.ph - p.kh) / p.sh + 1;
   p.Wo = (p.W + 2 * p.pw - p.kw) / p.sw + 1;
-  if (!fits({p.N, p.C, p.H, p.W}) || !fits({p.N, p.C, p.Ho, p.Wo}))
+  if (!sizes_fit({p.N, p.C, p.H, p.W}) || !sizes_fit({p.N, p.C, p.Ho, p.Wo}))
     return fail(DEBORA_INVALID_ARG,
                 "%s: expected sizes whose products fit in 64 bits for argument 'geom', received batch=%lld, C=%lld, "
                 "H=%lld, W=%lld",

@@ -1,5 +1,7 @@
 /* status.cpp — status names, the per-thread last-error message, the library version and the
- * shared argument checks. Tested in test/native/errors.test.ts. */
+ * shared argument checks (sizes, pointers, finite values, NCHW geometries). Tested in
+ * test/native/errors.test.ts and by each op's bad-input tests. */
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
 
@@ -82,6 +84,65 @@ debora_status check_positive(const char* op, const char* name, const float* x, i
                   static_cast<double>(x[i]), static_cast<long long>(i));
   }
   return DEBORA_OK;
+}
+
+bool sizes_fit(std::initializer_list<int64_t> sizes) {
+  int64_t p = 1;
+  for (int64_t v : sizes)
+    if (__builtin_mul_overflow(p, v, &p) || p > (INT64_MAX >> 3)) return false;
+  return true;
+}
+
+debora_status check_fields(const char* op, std::initializer_list<IntField> fields) {
+  for (const auto& f : fields)
+    if (f.value < f.min || f.value > INT32_MAX)
+      return fail(DEBORA_INVALID_ARG, "%s: expected an integer in [%lld, %d] for argument '%s', received %lld", op,
+                  static_cast<long long>(f.min), INT32_MAX, f.name, static_cast<long long>(f.value));
+  return DEBORA_OK;
+}
+
+debora_status check_conv2d_geom(const char* op, const debora_conv2d_geom* g, std::initializer_list<IntField> extra) {
+  debora_status st;
+  if ((st = check_ptr(op, "geom", g)) != DEBORA_OK) return st;
+  if ((st = check_fields(op, {{"geom.batch", g->batch, 1},
+                              {"geom.C", g->C, 1},
+                              {"geom.H", g->H, 1},
+                              {"geom.W", g->W, 1},
+                              {"geom.F", g->F, 1},
+                              {"geom.kh", g->kh, 1},
+                              {"geom.kw", g->kw, 1},
+                              {"geom.stride_h", g->stride_h, 1},
+                              {"geom.stride_w", g->stride_w, 1},
+                              {"geom.pad_h", g->pad_h, 0},
+                              {"geom.pad_w", g->pad_w, 0},
+                              {"geom.dil_h", g->dil_h, 1},
+                              {"geom.dil_w", g->dil_w, 1}})) != DEBORA_OK)
+    return st;
+  if ((st = check_fields(op, extra)) != DEBORA_OK) return st;
+  /* Checked before any output size is computed: C++ division truncates toward zero and would turn
+   * -1/2 into an output row. */
+  const int64_t eff_h = g->dil_h * (g->kh - 1) + 1, eff_w = g->dil_w * (g->kw - 1) + 1;
+  if (eff_h > g->H + 2 * g->pad_h)
+    return fail(DEBORA_SHAPE_MISMATCH,
+                "%s: expected a dilated kernel height dil_h*(kh-1)+1 <= H + 2*pad_h (an output height >= 1) for "
+                "argument 'geom', received kh=%lld, dil_h=%lld, H=%lld, pad_h=%lld",
+                op, static_cast<long long>(g->kh), static_cast<long long>(g->dil_h), static_cast<long long>(g->H),
+                static_cast<long long>(g->pad_h));
+  if (eff_w > g->W + 2 * g->pad_w)
+    return fail(DEBORA_SHAPE_MISMATCH,
+                "%s: expected a dilated kernel width dil_w*(kw-1)+1 <= W + 2*pad_w (an output width >= 1) for "
+                "argument 'geom', received kw=%lld, dil_w=%lld, W=%lld, pad_w=%lld",
+                op, static_cast<long long>(g->kw), static_cast<long long>(g->dil_w), static_cast<long long>(g->W),
+                static_cast<long long>(g->pad_w));
+  return DEBORA_OK;
+}
+
+debora_status fail_conv2d_overflow(const char* op, const debora_conv2d_geom* g) {
+  return fail(DEBORA_INVALID_ARG,
+              "%s: expected sizes whose products fit in 64 bits for argument 'geom', received batch=%lld, C=%lld, "
+              "H=%lld, W=%lld, F=%lld",
+              op, static_cast<long long>(g->batch), static_cast<long long>(g->C), static_cast<long long>(g->H),
+              static_cast<long long>(g->W), static_cast<long long>(g->F));
 }
 
 }  // namespace debora

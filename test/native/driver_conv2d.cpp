@@ -142,6 +142,13 @@ void driver_conv2d() {
   st = debora_conv2d_fwd_cpu(&bad, X.data(), K.data(), nullptr, Y.data(), 0);
   report("conv2d rejects dil_w = 0", st == DEBORA_INVALID_ARG && all7(Y) && std::strstr(debora_last_error(), "'geom.dil_w'"),
          debora_last_error());
+  bad = g;
+  bad.batch = bad.C = int64_t{1} << 30;  // each in range, their product with H x W is not
+  bad.H = bad.W = 1 << 20;
+  bad.kh = bad.kw = 1;
+  st = debora_conv2d_fwd_cpu(&bad, X.data(), K.data(), nullptr, Y.data(), 0);
+  report("conv2d rejects sizes whose product overflows 64 bits",
+         st == DEBORA_INVALID_ARG && all7(Y) && std::strstr(debora_last_error(), "fit in 64 bits"), debora_last_error());
   st = debora_conv2d_fwd_cpu(&g, X.data(), nullptr, nullptr, Y.data(), 0);
   report("conv2d rejects null K", st == DEBORA_INVALID_ARG && all7(Y) && std::strstr(debora_last_error(), "'K'"),
          debora_last_error());

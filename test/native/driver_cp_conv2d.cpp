@@ -292,6 +292,10 @@ void test_errors() {
       {"dilation 0", {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 0, 1, 2}, 2, false, false, DEBORA_INVALID_ARG, "'geom.dil_h'"},
       {"batch 0", {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2}, 2, false, false, DEBORA_INVALID_ARG, "'geom.batch'"},
       {"r 0", base, 0, false, false, DEBORA_INVALID_ARG, "'r'"},
+      {"r above INT32_MAX", base, int64_t{1} << 31, false, false, DEBORA_INVALID_ARG, "'r'"},
+      {"sizes in range whose product overflows 64 bits",
+       {int64_t{1} << 30, int64_t{1} << 30, 1 << 20, 1 << 20, 1, 1, 1, 1, 1, 0, 0, 1, 1, 2}, 2, false, false,
+       DEBORA_INVALID_ARG, "fit in 64 bits"},
       {"NaN in s", base, 2, true, false, DEBORA_NON_FINITE, "'s'"},
       {"null X", base, 2, false, true, DEBORA_INVALID_ARG, "'X'"},
   };
