@@ -158,33 +158,51 @@ struct Padded {
   const float* sp;   /* rp, zeros beyond r */
 };
 
-/* Caller-thread copies of the factors padded to rp columns (zeros), and their transposes. The
- * O((n_in + n_out) r) cost is small next to the O(N (n_in + n_out) r) products. */
+/* Which padded forms of the factors a pass reads: the forward k1 reads Vp and its k2 Upt; the
+ * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. */
+struct Needs {
+  bool up, vp, ut, vt;
+};
+
+/* Caller-thread copies of the factors padded to rp columns (zeros), and their transposes, only those
+ * the pass reads. When r is already a multiple of the SIMD width (r = 8, 16, 32, ...) the row-major
+ * factors are used in place. This runs on the calling thread while the pool's other threads wait, so
+ * it is kept to the O((n_in + n_out) r) copies actually needed (at N = 512 it was a few percent of
+ * the pass: the old version cleared and filled all four forms every call). */
 Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const float* U, const float* V, const float* s,
-                   bool need_vt, bool need_ut) {
-  Padded p;
+                   Needs need) {
+  Padded p{};
   p.rp = (r + W - 1) / W * W;
   const int64_t rp = p.rp;
-  float* buf = scratch(0, static_cast<size_t>(2 * (n_in + n_out) * rp + rp));
-  float* Up = buf;
-  float* Vp = Up + n_out * rp;
-  float* Upt = Vp + n_in * rp;
-  float* Vpt = Upt + n_out * rp;
-  float* sp = Vpt + n_in * rp;
-  std::memset(buf, 0, sizeof(float) * static_cast<size_t>(2 * (n_in + n_out) * rp + rp));
-  for (int64_t j = 0; j < n_out; ++j) std::memcpy(Up + j * rp, U + j * r, sizeof(float) * static_cast<size_t>(r));
-  for (int64_t k = 0; k < n_in; ++k) std::memcpy(Vp + k * rp, V + k * r, sizeof(float) * static_cast<size_t>(r));
-  if (need_ut)
-    for (int64_t j = 0; j < n_out; ++j)
-      for (int64_t i = 0; i < r; ++i) Upt[i * n_out + j] = U[j * r + i];
-  if (need_vt)
-    for (int64_t k = 0; k < n_in; ++k)
-      for (int64_t i = 0; i < r; ++i) Vpt[i * n_in + k] = V[k * r + i];
+  const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
+  float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
+                                              (need.ut ? rp * n_out : 0) + (need.vt ? rp * n_in : 0) + rp));
+  /* rows x r (row-major) -> rows x rp with zero columns r .. rp. */
+  auto pad_rows = [&](const float* src, int64_t rows) {
+    float* dst = buf;
+    buf += rows * rp;
+    for (int64_t j = 0; j < rows; ++j) {
+      std::memcpy(dst + j * rp, src + j * r, sizeof(float) * static_cast<size_t>(r));
+      std::memset(dst + j * rp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
+    }
+    return dst;
+  };
+  /* rows x r (row-major) -> rp x rows, rows r .. rp zero. */
+  auto transpose = [&](const float* src, int64_t rows) {
+    float* dst = buf;
+    buf += rp * rows;
+    for (int64_t j = 0; j < rows; ++j)
+      for (int64_t i = 0; i < r; ++i) dst[i * rows + j] = src[j * r + i];
+    std::memset(dst + r * rows, 0, sizeof(float) * static_cast<size_t>((rp - r) * rows));
+    return dst;
+  };
+  if (need.up) p.Up = copy_u ? pad_rows(U, n_out) : U;
+  if (need.vp) p.Vp = copy_v ? pad_rows(V, n_in) : V;
+  if (need.ut) p.Upt = transpose(U, n_out);
+  if (need.vt) p.Vpt = transpose(V, n_in);
+  float* sp = buf;
   std::memcpy(sp, s, sizeof(float) * static_cast<size_t>(r));
-  p.Up = Up;
-  p.Vp = Vp;
-  p.Upt = Upt;
-  p.Vpt = Vpt;
+  std::memset(sp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
   p.sp = sp;
   return p;
 }
@@ -354,7 +372,7 @@ constexpr int64_t MIN_ROWS_PER_CHUNK = 2 * MB;
 template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
              const float* s, float* Y, bool accumulate, float* Z, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, false, true);
+  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{false, true, true, false});
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const bool ahead = N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   debora::parallel_for(N, MIN_ROWS_PER_CHUNK, [&](int64_t b, int64_t e) {
@@ -366,7 +384,7 @@ template <class Impl>
 void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
               const float* s, const float* dY, const float* Z, float* dX, bool accumulate_dx, float* dU, float* dV,
               float* ds, float* dots, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, dX != nullptr, false);
+  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr});
   const int64_t rp = p.rp;
   /* Fixed chunking (independent of scheduling) so partial sums reduce in a deterministic order. */
   const int64_t threads = debora::pool_size();
