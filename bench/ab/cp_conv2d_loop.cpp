@@ -3,13 +3,12 @@
 // median ms of one fwd, one bwd and one pair. Built twice: with -DOLD against the kernels of an older
 // revision (symbols renamed), and against the working tree. Also handy under perf record.
 //   run <threads> <seconds> [batch]
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 #include "debora/debora.h"
+#include "time_pair.h"
 #ifdef OLD
 extern "C" debora_status old_fwd(const debora_conv2d_geom*, int64_t, const float*, const float*, const float*,
                                  const float*, const float*, const float*, float*, int);
@@ -22,7 +21,6 @@ extern "C" debora_status old_bwd(const debora_conv2d_geom*, int64_t, const float
 #define FWD debora_cp_conv2d_fwd_cpu
 #define BWD debora_cp_conv2d_bwd_cpu
 #endif
-using namespace std::chrono;
 int main(int argc, char** argv) {
   debora_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
   const double secs = argc > 2 ? atof(argv[2]) : 1.0;
@@ -39,19 +37,5 @@ int main(int argc, char** argv) {
     BWD(&g, r, X.data(), U1.data(), U2.data(), U3.data(), U4.data(), s.data(), dY.data(), dX.data(), 0, dU1.data(),
         dU2.data(), dU3.data(), dU4.data(), ds.data(), dots.data());
   };
-  for (int i = 0; i < 3; ++i) fwd(), bwd();
-  std::vector<double> tf, tb, tp;
-  auto end = steady_clock::now() + duration<double>(secs);
-  while (steady_clock::now() < end || tp.size() < 5) {
-    auto t0 = steady_clock::now();
-    fwd();
-    auto t1 = steady_clock::now();
-    bwd();
-    auto t2 = steady_clock::now();
-    tf.push_back(duration<double, std::milli>(t1 - t0).count());
-    tb.push_back(duration<double, std::milli>(t2 - t1).count());
-    tp.push_back(duration<double, std::milli>(t2 - t0).count());
-  }
-  for (auto* t : {&tf, &tb, &tp}) std::sort(t->begin(), t->end());
-  printf("%.4f %.4f %.4f\n", tf[tf.size() / 2], tb[tb.size() / 2], tp[tp.size() / 2]);
+  time_pair(secs, fwd, bwd);
 }

@@ -1,13 +1,12 @@
 // cp_linear_loop.cpp — one side of bench/ab.sh cp_linear: runs cp_linear fwd + bwd (Z reused, 768 -> 768,
 // two threads) on seeded data for a given time and prints the median ms of the forward, the backward and the pair. Built twice:
 // with -DOLD against the kernels of an older revision (symbols renamed), and against the working tree.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 #include <cmath>
 #include "debora/debora.h"
+#include "time_pair.h"
 #ifdef OLD
 extern "C" debora_status old_fwd(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, const float*, float*, int, float*);
 extern "C" debora_status old_bwd(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, const float*, const float*, const float*, float*, int, float*, float*, float*, float*);
@@ -17,26 +16,16 @@ extern "C" debora_status old_bwd(int64_t, int64_t, int64_t, int64_t, const float
 #define FWD debora_cp_linear_fwd_cpu
 #define BWD debora_cp_linear_bwd_cpu
 #endif
-using namespace std::chrono;
 int main(int argc, char** argv) {
   const int64_t N = atoi(argv[1]), r = atoi(argv[2]), nin = 768, nout = 768; const double secs = atof(argv[3]);
   debora_set_num_threads(2);
   std::vector<float> X(N * nin), dY(N * nout), Y(N * nout), dX(N * nin), U(nout * r), V(nin * r), s(r), Z(N * r), dU(nout * r), dV(nin * r), ds(r);
   unsigned v = 1; auto rnd = [&] { v = v * 1664525u + 1013904223u; return (v >> 8) / 16777216.0f * 2 - 1; };
   for (auto& x : X) x = rnd(); for (auto& x : dY) x = rnd(); for (auto& x : U) x = rnd(); for (auto& x : V) x = rnd(); for (auto& x : s) x = 0.1f + std::abs(rnd());
-  std::vector<double> tf, tb, tp;
-  auto end = steady_clock::now() + duration<double>(secs);
-  for (int i = 0; i < 3; ++i) { FWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), 0, Z.data()); BWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Z.data(), dX.data(), 0, dU.data(), dV.data(), ds.data(), nullptr); }
-  while (steady_clock::now() < end || tp.size() < 5) {
-    auto t0 = steady_clock::now();
-    FWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), 0, Z.data());
-    auto t1 = steady_clock::now();
-    BWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Z.data(), dX.data(), 0, dU.data(), dV.data(), ds.data(), nullptr);
-    auto t2 = steady_clock::now();
-    tf.push_back(duration<double, std::milli>(t1 - t0).count());
-    tb.push_back(duration<double, std::milli>(t2 - t1).count());
-    tp.push_back(duration<double, std::milli>(t2 - t0).count());
-  }
-  for (auto* t : {&tf, &tb, &tp}) std::sort(t->begin(), t->end());
-  printf("%.4f %.4f %.4f\n", tf[tf.size() / 2], tb[tb.size() / 2], tp[tp.size() / 2]);
+  auto fwd = [&] { FWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), 0, Z.data()); };
+  auto bwd = [&] {
+    BWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Z.data(), dX.data(), 0, dU.data(), dV.data(),
+        ds.data(), nullptr);
+  };
+  time_pair(secs, fwd, bwd);
 }
