@@ -89,13 +89,9 @@ Tile tile_of(const Ctx& c, int64_t task) {
   return t;
 }
 
-/* A channel stride for n floats: whole 64-byte lines, and an odd number of them, so the rows of a
- * tile spread over all L1 sets (a stride of 4 KiB, e.g. a 32x32 plane, would put them all in one). */
-inline int64_t padded(int64_t n) {
-  int64_t lines = (n + 15) / 16;
-  if (lines % 2 == 0) ++lines;
-  return lines * 16;
-}
+/* A channel stride for n floats (internal.h): an odd number of whole lines, so the rows of a tile
+ * spread over all L1 sets (a stride of 4 KiB, e.g. a 32x32 plane, would put them all in one). */
+inline int64_t padded(int64_t n) { return odd_line_stride(n); }
 
 /* The backward's per-tile partial sums: dU1 / s and dU2 (VW-lane vectors when c.vec, sized for the
  * widest VW), then dU3, dU4, ds. */

@@ -155,6 +155,11 @@ struct Padded {
   const float* Vp;   /* n_in x rp */
   const float* Upt;  /* rp x n_out */
   const float* Vpt;  /* rp x n_in */
+  /* Row strides of Upt and Vpt: an odd number of cache lines (internal.h). k2 reads a 16 KiB panel of
+   * rp rows of them from L1 per row group; at the dense stride of 768 floats (48 lines) those rows
+   * fell into a quarter of the L1 sets and evicted each other (forward 1.04-1.09x, see
+   * docs/kernels-linear.md). */
+  int64_t ldut, ldvt;
   const float* sp;   /* rp, zeros beyond r */
 };
 
@@ -175,8 +180,10 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   p.rp = (r + W - 1) / W * W;
   const int64_t rp = p.rp;
   const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
+  p.ldut = debora::odd_line_stride(n_out);
+  p.ldvt = debora::odd_line_stride(n_in);
   float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
-                                              (need.ut ? rp * n_out : 0) + (need.vt ? rp * n_in : 0) + rp));
+                                              (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp));
   /* rows x r (row-major) -> rows x rp with zero columns r .. rp. */
   auto pad_rows = [&](const float* src, int64_t rows) {
     float* dst = buf;
@@ -187,19 +194,20 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
     }
     return dst;
   };
-  /* rows x r (row-major) -> rp x rows, rows r .. rp zero. */
-  auto transpose = [&](const float* src, int64_t rows) {
+  /* rows x r (row-major) -> rp x rows with row stride ld; rows r .. rp and the padding columns zero. */
+  auto transpose = [&](const float* src, int64_t rows, int64_t ld) {
     float* dst = buf;
-    buf += rp * rows;
+    buf += rp * ld;
     for (int64_t j = 0; j < rows; ++j)
-      for (int64_t i = 0; i < r; ++i) dst[i * rows + j] = src[j * r + i];
-    std::memset(dst + r * rows, 0, sizeof(float) * static_cast<size_t>((rp - r) * rows));
+      for (int64_t i = 0; i < r; ++i) dst[i * ld + j] = src[j * r + i];
+    for (int64_t i = 0; i < rp; ++i)
+      std::memset(dst + i * ld + (i < r ? rows : 0), 0, sizeof(float) * static_cast<size_t>(i < r ? ld - rows : ld));
     return dst;
   };
   if (need.up) p.Up = copy_u ? pad_rows(U, n_out) : U;
   if (need.vp) p.Vp = copy_v ? pad_rows(V, n_in) : V;
-  if (need.ut) p.Upt = transpose(U, n_out);
-  if (need.vt) p.Vpt = transpose(V, n_in);
+  if (need.ut) p.Upt = transpose(U, n_out, p.ldut);
+  if (need.vt) p.Vpt = transpose(V, n_in, p.ldvt);
   float* sp = buf;
   std::memcpy(sp, s, sizeof(float) * static_cast<size_t>(r));
   std::memset(sp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
@@ -230,12 +238,12 @@ debora_status validate(const char* op, int64_t N, int64_t n_in, int64_t n_out, i
 constexpr int64_t MR_STAGE = 8; /* two of k2's 4-row groups */
 
 template <class Impl>
-void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc,
-                 Lookahead* la) {
+void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
+                 int64_t ldc, Lookahead* la) {
   float* stage = scratch(3, static_cast<size_t>(MR_STAGE * N));
   for (int64_t m = 0; m < M; m += MR_STAGE) {
     const int64_t mb = std::min(MR_STAGE, M - m);
-    Impl::k2(mb, rp, A + m * rp, Bt, N, stage, N, false, la);
+    Impl::k2(mb, rp, A + m * rp, Bt, ldb, N, stage, N, false, la);
     for (int64_t j = 0; j < mb; ++j) Impl::stream_copy(C + (m + j) * ldc, stage + j * N, N);
   }
 }
@@ -262,9 +270,9 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     if (ahead) la.add(X + (m0 + M) * n_in, std::min(MB, e - m0 - M), n_in, n_in);
     la.plan(k2_steps(M, n_out));
     if (stream)
-      k2_streamed<Impl>(M, rp, Zs, p.Upt, n_out, Y + m0 * n_out, n_out, &la);
+      k2_streamed<Impl>(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, &la);
     else
-      Impl::k2(M, rp, Zs, p.Upt, n_out, Y + m0 * n_out, n_out, accumulate, &la);
+      Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate, &la);
   }
   if (stream) debora::stream_fence();
 }
@@ -311,9 +319,9 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU, &la);
     Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV, &la);
     if (dX != nullptr && stream)
-      k2_streamed<Impl>(M, rp, Ts, p.Vpt, n_in, dX + m0 * n_in, n_in, &la);
+      k2_streamed<Impl>(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, &la);
     else if (dX != nullptr)
-      Impl::k2(M, rp, Ts, p.Vpt, n_in, dX + m0 * n_in, n_in, accumulate_dx, &la);
+      Impl::k2(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, accumulate_dx, &la);
   }
   if (stream) debora::stream_fence();
 }
@@ -324,9 +332,9 @@ struct ScalarImpl {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
-  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C, int64_t ldc, bool acc,
+  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C, int64_t ldc, bool acc,
                  Lookahead* la) {
-    scalar_impl::k2(M, rp, A, Bt, N, C, ldc, acc, la);
+    scalar_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
   }
   static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
                  Lookahead* la) {
@@ -347,9 +355,9 @@ struct Avx2Impl {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
-  DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t N, float* C,
+  DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
                                     int64_t ldc, bool acc, Lookahead* la) {
-    avx2_impl::k2(M, rp, A, Bt, N, C, ldc, acc, la);
+    avx2_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
   }
   DEBORA_TARGET_AVX2 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
                                     float* C, Lookahead* la) {

@@ -41,6 +41,15 @@ debora_status check_finite(const char* op, const char* name, const float* x, int
 /* Fails on the first element that is not finite and > 0. */
 debora_status check_positive(const char* op, const char* name, const float* x, int64_t n);
 
+/* A row stride (floats) for rows of n floats that are read together: whole 64-byte lines, and an
+ * odd number of them, so the rows spread over all L1 sets. A stride of a power of two lines (a
+ * 32 x 32 plane: 4 KiB) puts every row in the same set; 768 floats (48 lines) puts them in four. */
+inline int64_t odd_line_stride(int64_t n) {
+  int64_t lines = (n + 15) / 16;
+  if (lines % 2 == 0) ++lines;
+  return lines * 16;
+}
+
 /* Geometry checks shared by the NCHW ops (conv2d, cp_conv2d, max_pool2d and their CUDA twins), so
  * every one refuses the same input with the same message. */
 /* Whether the product of non-negative sizes fits in an int64_t with room for pointer arithmetic. */
