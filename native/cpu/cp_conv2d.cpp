@@ -89,10 +89,6 @@ Tile tile_of(const Ctx& c, int64_t task) {
   return t;
 }
 
-/* A channel stride for n floats (internal.h): an odd number of whole lines, so the rows of a tile
- * spread over all L1 sets (a stride of 4 KiB, e.g. a 32x32 plane, would put them all in one). */
-inline int64_t padded(int64_t n) { return odd_line_stride(n); }
-
 /* The backward's per-tile partial sums: dU1 / s and dU2 (VW-lane vectors when c.vec, sized for the
  * widest VW), then dU3, dU4, ds. */
 constexpr int64_t kMaxVW = 16;
@@ -101,21 +97,23 @@ inline int64_t part_floats(const Ctx& c) {
 }
 
 /* Workspace floats per thread for a tile plan (forward only or forward + backward), and the strides. */
+/* Channel strides of the tiles: odd_line_stride (internal.h), so the rows of a tile spread over all L1
+ * sets (a stride of 4 KiB, e.g. a 32x32 plane, would put them all in one). */
 int64_t workspace_floats(Ctx& c, bool bwd) {
   int64_t pack_max = 0;
   for (int64_t k = 0; k < c.tiles; ++k) {
     const Tile t = tile_of(c, k);
     pack_max = std::max(pack_max, bwd ? t.phi - t.plo : t.ihi - t.ilo);
   }
-  c.ldx = padded(pack_max * c.W);
-  c.ldz1 = padded(c.in_max * c.W);
-  c.ldz3 = padded(c.R * c.Wo);
-  c.ldy = padded(c.t_max * c.Wo);
+  c.ldx = odd_line_stride(pack_max * c.W);
+  c.ldz1 = odd_line_stride(c.in_max * c.W);
+  c.ldz3 = odd_line_stride(c.R * c.Wo);
+  c.ldy = odd_line_stride(c.t_max * c.Wo);
   c.ldt = c.ldy;
-  c.ldg1 = padded(c.own_max * c.W);
+  c.ldg1 = odd_line_stride(c.own_max * c.W);
   int64_t n = c.C * c.ldx + c.r * (c.ldz1 + c.R * c.Wp + c.ldz3);
   if (bwd) n += c.F * c.ldy + c.r * (c.ldt + c.t_max * c.Wp + c.ldg1) + part_floats(c);
-  c.lds = padded(std::max(c.R * c.Wo, c.own_max * c.W));
+  c.lds = odd_line_stride(std::max(c.R * c.Wo, c.own_max * c.W));
   n += 8 * c.lds;  // the staging strip: one row block of mix_wide (at most 8 rows)
   if (bwd) n += (c.t_max + 1) * (c.Wo + (c.kw - 1) * c.dw);  // the margin rows of the transposed 1 x kw stage
   return n + 16;    // room to align the base to a cache line

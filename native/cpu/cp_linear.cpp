@@ -194,14 +194,14 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
     }
     return dst;
   };
-  /* rows x r (row-major) -> rp x rows with row stride ld; rows r .. rp and the padding columns zero. */
+  /* rows x r (row-major) -> rp x rows with row stride ld, rows r .. rp zero (columns rows .. ld are
+   * never read). */
   auto transpose = [&](const float* src, int64_t rows, int64_t ld) {
     float* dst = buf;
     buf += rp * ld;
     for (int64_t j = 0; j < rows; ++j)
       for (int64_t i = 0; i < r; ++i) dst[i * ld + j] = src[j * r + i];
-    for (int64_t i = 0; i < rp; ++i)
-      std::memset(dst + i * ld + (i < r ? rows : 0), 0, sizeof(float) * static_cast<size_t>(i < r ? ld - rows : ld));
+    std::memset(dst + r * ld, 0, sizeof(float) * static_cast<size_t>((rp - r) * ld));
     return dst;
   };
   if (need.up) p.Up = copy_u ? pad_rows(U, n_out) : U;
@@ -332,8 +332,8 @@ struct ScalarImpl {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
-  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C, int64_t ldc, bool acc,
-                 Lookahead* la) {
+  static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
+                 int64_t ldc, bool acc, Lookahead* la) {
     scalar_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
   }
   static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
@@ -355,8 +355,8 @@ struct Avx2Impl {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
-  DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                                    int64_t ldc, bool acc, Lookahead* la) {
+  DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
+                                    float* C, int64_t ldc, bool acc, Lookahead* la) {
     avx2_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
   }
   DEBORA_TARGET_AVX2 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
