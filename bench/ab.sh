@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# ab.sh — paired A/B timing of a fused CPU kernel (cp_linear or cp_conv2d): the version at a git
+# ab.sh — paired A/B timing of a CPU kernel (cp_linear, cp_conv2d or cp_mttkrp): the version at a git
 # revision (default HEAD) against the working tree, on these noisy machines. Each side is its own
 # process (so neither inherits the other's cache state); the two run back to back, in swapped order
 # every round, and the ratio is taken per round, so drift of the machine over minutes cancels out.
 #   bash bench/ab.sh cp_linear [rev] ["N r" ...]     768 -> 768, two threads (default: N 512/4096, r 8/16/32)
 #   bash bench/ab.sh cp_conv2d [rev] [threads ...]   the bench shape 32x64x32x32, 3x3, r 8 (default: 2 threads)
+#   bash bench/ab.sh cp_mttkrp [rev] ["dims r" ...]  every mode, ds, dots (default: "64x64x3x3 8", "768x768 32")
+# Set DEBORA_SIMD=avx2 (or scalar) to time a lower SIMD level on the same machine.
 # Needs build-cmake/ from npm run build:native. The loop programs are bench/ab/<op>_loop.cpp.
 set -euo pipefail
 op=${1:-}
 case "$op" in
-  cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="fwd bwd pair" ;;
-  cp_conv2d) default_cases=("2"); cols="fwd bwd pair" ;;
-  *) echo "ab.sh: expected cp_linear or cp_conv2d as the first argument, received '${op}'" >&2; exit 2 ;;
+  cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="fwd bwd pair"
+    hdrs=(cp_linear_kernels.inc) ;;
+  cp_conv2d) default_cases=("2"); cols="fwd bwd pair"; hdrs=(cp_conv2d_kernels.h) ;;
+  cp_mttkrp) default_cases=("64x64x3x3 8" "768x768 32"); cols="mttkrp"
+    hdrs=(cp_dense_kernels.h cp_dense_simd.h cp_dense_common.h) ;;
+  *) echo "ab.sh: expected cp_linear, cp_conv2d or cp_mttkrp as the first argument, received '${op}'" >&2; exit 2 ;;
 esac
 shift
 rev=${1:-HEAD}
@@ -24,21 +29,19 @@ lib=$root/build-cmake/native/libdebora_native.a
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/old"
-# The op's sources at rev: the .cpp and the private kernel header(s) next to it.
-for f in "$root"/native/cpu/"$op".cpp "$root"/native/cpu/"$op"_kernels.*; do
-  [ -e "$f" ] || continue
-  name=$(basename "$f")
+# The op's sources at rev: the .cpp and the private kernel headers next to it.
+for name in "$op".cpp "${hdrs[@]}"; do
   git -C "$root" show "$rev:native/cpu/$name" > "$tmp/old/$name" 2>/dev/null || rm -f "$tmp/old/$name"
 done
 [ -s "$tmp/old/$op.cpp" ] || { echo "ab.sh: native/cpu/$op.cpp not found at $rev" >&2; exit 1; }
 inc=(-I"$root/native/include" -I"$root/native/cpu")
 # The old sources include their own kernel header first (quoted includes look next to the source).
-g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_bwd_cpu=old_bwd \
+g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_bwd_cpu=old_bwd -Ddebora_${op}_cpu=old_${op#cp_} \
   -c "$tmp/old/$op.cpp" -o "$tmp/old.o"
 g++ -O3 -std=c++17 -w "${inc[@]}" -c "$root/native/cpu/$op.cpp" -o "$tmp/new.o"
 g++ -O3 -std=c++17 "${inc[@]}" -DOLD "$root/bench/ab/${op}_loop.cpp" "$tmp/old.o" "$lib" -lpthread -o "$tmp/run-old"
 g++ -O3 -std=c++17 "${inc[@]}" "$root/bench/ab/${op}_loop.cpp" "$tmp/new.o" "$lib" -lpthread -o "$tmp/run-new"
-echo "$op fwd+bwd: $rev (old) vs working tree (new), 8 rounds of 0.6 s per side"
+echo "$op ($cols): $rev (old) vs working tree (new), 8 rounds of 0.6 s per side"
 for c in "${cases[@]}"; do
   o_all=""; n_all=""
   for round in 1 2 3 4 5 6 7 8; do
@@ -55,6 +58,6 @@ o, n = rows(sys.argv[3]), rows(sys.argv[4])
 for j, col in enumerate(cols):
     a, b = [r[j] for r in o], [r[j] for r in n]
     q = sorted(x / y for x, y in zip(a, b))
-    print(f"{case} {col}: old {st.median(a):.3f} ms, new {st.median(b):.3f} ms; speedup per round: median {st.median(q):.2f}, quartiles {q[len(q)//4]:.2f}-{q[3*len(q)//4]:.2f}")
+    print(f"{case} {col}: old {st.median(a):.4f} ms, new {st.median(b):.4f} ms; speedup per round: median {st.median(q):.2f}, quartiles {q[len(q)//4]:.2f}-{q[3*len(q)//4]:.2f}")
 PY
 done

@@ -226,6 +226,92 @@ inline void mttkrp_block(int64_t rp, int64_t Q, const float* G, const float* A, 
   }
 }
 
+/* ---- cp_mttkrp for small ranks: vectorised along q -------------------------------------------------------
+ * With r well below the vector width (r = 8 under AVX-512 fills half of each rank vector) the kernels above
+ * waste lanes, and with a single rank vector every FMA also needs its own broadcast. Here the vectors run
+ * along the columns q of G instead, in groups of kQR ranks (r padded to rq, a multiple of kQR, <= rp):
+ *   Y[p, i]  += sum_q G[p, q-vector] . Bt[i, q-vector], reduced across lanes at the end of each tile (yq);
+ *   Zt[i, q] += sum_p A[p, i] G[p, q-vector], broadcast along the rank, into Zt (rq x columns) (zq),
+ * kQMR x kQR and kQR x kQNV accumulators: 3 + 8 loads per 24 FMAs under AVX-512, every lane used. Bt is B
+ * transposed (rq x Q, zero rows past r); Zt is added into Z (q x rp) once per block. Only whole vectors of
+ * columns go this way; the last Q mod W columns of a block take the rank-vectorised mttkrp_block. */
+constexpr int kQR = V::kQR > 0 ? V::kQR : 1; /* array bounds for ScalarTraits, which never takes this path */
+constexpr int64_t kQTileCols = 64 * W;        /* columns per tile: one lane reduction per 64 vectors */
+
+template <int MR>
+inline void yq(int64_t nv, const float* __restrict g, int64_t ldg, const float* __restrict bt, int64_t ldb,
+               float* __restrict y, int64_t ldy) {
+  vec acc[MR][kQR];
+  for (int m = 0; m < MR; ++m)
+    for (int i = 0; i < kQR; ++i) acc[m][i] = V::zero();
+  for (int64_t v = 0; v < nv; ++v) {
+    vec gv[MR];
+    for (int m = 0; m < MR; ++m) gv[m] = V::load(g + m * ldg + v * W);
+    for (int i = 0; i < kQR; ++i) {
+      const vec b = V::load(bt + i * ldb + v * W);
+      for (int m = 0; m < MR; ++m) acc[m][i] = V::fma(gv[m], b, acc[m][i]);
+    }
+  }
+  for (int m = 0; m < MR; ++m) V::hsum_add(acc[m], y + m * ldy);
+}
+
+template <int NQ>
+inline void zq(int64_t K, const float* __restrict g, int64_t ldg, const float* __restrict a, int64_t lda,
+               float* __restrict zt, int64_t ldz) {
+  vec acc[kQR][NQ];
+  for (int i = 0; i < kQR; ++i)
+    for (int v = 0; v < NQ; ++v) acc[i][v] = V::load(zt + i * ldz + v * W);
+  for (int64_t k = 0; k < K; ++k) {
+    vec gv[NQ];
+    for (int v = 0; v < NQ; ++v) gv[v] = V::load(g + k * ldg + v * W);
+    for (int i = 0; i < kQR; ++i) {
+      const vec av = V::set1(a[k * lda + i]);
+      for (int v = 0; v < NQ; ++v) acc[i][v] = V::fma(av, gv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < kQR; ++i)
+    for (int v = 0; v < NQ; ++v) V::store(zt + i * ldz + v * W, acc[i][v]);
+}
+
+/* The small-rank path is taken for r <= 8 (under AVX-512 it uses every lane where the rank kernel uses half;
+ * under AVX2 one rank vector makes the rank kernel load-bound, 9 loads per 8 FMAs against 7 per 12 here) and
+ * rows of 8 vectors at least, long enough to carry the lane reductions. Measured: docs/kernels-dense.md. */
+inline bool use_qpath(int64_t r, int64_t Q) { return V::kQR > 0 && r <= 8 && Q >= 8 * W; }
+
+/* Floats of scratch a block of up to ncols columns needs (its Zt). */
+inline int64_t qpath_work(int64_t r, int64_t ncols) { return round_up(r, kQR) * ncols; }
+
+/* As mttkrp_block, for the block rows [p0, p1) x columns [q0, q1), with Bt (rq x Q, row stride Q) and zt
+ * scratch of qpath_work(r, q1 - q0) floats. Y and Z are added to, like mttkrp_block. */
+inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, const float* A, const float* B,
+                           const float* Bt, int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z,
+                           float* zt) {
+  const int64_t rq = round_up(r, kQR), qv = q0 + (q1 - q0) / W * W, nq = qv - q0;
+  std::memset(zt, 0, sizeof(float) * static_cast<size_t>(rq * nq));
+  for (int64_t qb = q0, qe; qb < qv; qb = qe) {
+    qe = qv - qb < 2 * kQTileCols ? qv : qb + kQTileCols;
+    for (int64_t pb = p0, pe; pb < p1; pb = pe) {
+      pe = p1 - pb < 2 * kTileRows ? p1 : pb + kTileRows;
+      const int64_t nv = (qe - qb) / W;
+      for (int64_t i0 = 0; i0 < rq; i0 += kQR) {
+        const float* bt = Bt + i0 * Q + qb;
+        int64_t p = pb;
+        for (; p + V::kQMR <= pe; p += V::kQMR) yq<V::kQMR>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
+        for (; p < pe; ++p) yq<1>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
+        float* z = zt + i0 * nq + (qb - q0);
+        const float* g = G + pb * Q + qb;
+        const float* a = A + pb * rp + i0;
+        int64_t v = 0;
+        for (; v + V::kQNV <= nv; v += V::kQNV) zq<V::kQNV>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq);
+        for (; v < nv; ++v) zq<1>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq);
+      }
+    }
+  }
+  for (int64_t q = 0; q < nq; q += W)
+    for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_add_out(zt + i0 * nq + q, nq, Z + (q0 + q) * rp + i0, rp);
+  if (qv < q1) mttkrp_block(rp, Q, G, A, B, p0, p1, qv, q1, Y, Z);
+}
+
 /* dst[0..n) += sum over parts 1..C-1 of parts[c * stride ..], in part order (deterministic). */
 inline void reduce_parts(float* parts, int64_t C, int64_t stride, int64_t n) {
   auto body = [&](int64_t b, int64_t e) {
@@ -243,11 +329,14 @@ inline void reduce_parts(float* parts, int64_t C, int64_t stride, int64_t n) {
 
 /* True when x[0..n) (n a multiple of W) is all finite: x * 0 is 0 for finite x and NaN otherwise. */
 inline bool all_finite(const float* x, int64_t n) {
-  vec acc = V::zero();
+  vec acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()}; /* four chains: one would wait on FMA latency */
   const vec zero = V::zero();
-  for (int64_t j = 0; j < n; j += W) acc = V::fma(V::load(x + j), zero, acc);
+  int64_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W)
+    for (int c = 0; c < 4; ++c) acc[c] = V::fma(V::load(x + j + c * W), zero, acc[c]);
+  for (; j < n; j += W) acc[0] = V::fma(V::load(x + j), zero, acc[0]);
   alignas(64) float lanes[W];
-  V::store(lanes, acc);
+  V::store(lanes, V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3])));
   for (int64_t l = 0; l < W; ++l)
     if (lanes[l] != 0.0f) return false;
   return true;
@@ -335,8 +424,11 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   const bool kr_a = t > 1, kr_b = d - t > 1;
   const int64_t nY = P * rp * (split_rows ? 1 : C), nZ = Q * rp * (split_rows ? C : 1);
   const int64_t n_side = std::max(side_work(sh, rp, P, 0, t), side_work(sh, rp, Q, t, d));
+  /* Small ranks: Bt (rq x Q) and one Zt per chunk (a chunk spans at most all Q columns). */
+  const bool qpath = use_qpath(r, Q);
+  const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q + C * qpath_work(r, Q) : 0;
   float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + (kr_a ? P * rp : 0) + (kr_b ? Q * rp : 0) + nY +
-                                             nZ + n_side + rp));
+                                             nZ + n_side + rp + n_q));
   const float* Up[kMaxOrder];
   float* spad = nullptr;
   float* Abuf = pad_inputs(sh, U, s, rp, Up, &spad, ws);
@@ -345,10 +437,23 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   float* Z = Y + nY;
   float* side = Z + nZ;
   float* acc = side + n_side;
+  float* Bt = acc + rp;
+  float* zt = Bt + (qpath ? rq * Q : 0);
   if (kr_a) build_kr(sh.dims, Up, rp, 0, t, Abuf);
   if (kr_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
   const float* A = kr_a ? Abuf : Up[0];
   const float* B = kr_b ? Bbuf : Up[d - 1];
+  if (qpath) { /* Bt = B transposed, rq rows (B's padded columns are zero) */
+    int64_t q = 0;
+    for (; q + W <= Q; q += W)
+      for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_in(B + q * rp + i0, rp, Bt + i0 * Q + q, Q);
+    for (; q < Q; ++q)
+      for (int64_t i = 0; i < rq; ++i) Bt[i * Q + q] = B[q * rp + i];
+  }
+  auto block = [&](int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Yc, float* Zc, int64_t c) {
+    if (qpath) mttkrp_block_q(r, rp, Q, G, A, B, Bt, p0, p1, q0, q1, Yc, Zc, zt + c * qpath_work(r, Q));
+    else mttkrp_block(rp, Q, G, A, B, p0, p1, q0, q1, Yc, Zc);
+  };
 
   auto chunk = [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
@@ -360,12 +465,12 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
         float* Zc = Z + c * Q * rp;
         std::memset(Y + lo * rp, 0, sizeof(float) * static_cast<size_t>((hi - lo) * rp));
         std::memset(Zc, 0, sizeof(float) * static_cast<size_t>(Q * rp));
-        mttkrp_block(rp, Q, G, A, B, lo, hi, 0, Q, Y, Zc);
+        block(lo, hi, 0, Q, Y, Zc, c);
       } else {
         float* Yc = Y + c * P * rp;
         std::memset(Yc, 0, sizeof(float) * static_cast<size_t>(P * rp));
         std::memset(Z + lo * rp, 0, sizeof(float) * static_cast<size_t>((hi - lo) * rp));
-        mttkrp_block(rp, Q, G, A, B, 0, P, lo, hi, Yc, Z);
+        block(0, P, lo, hi, Yc, Z, c);
       }
     }
   };

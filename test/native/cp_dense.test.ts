@@ -112,6 +112,12 @@ const SHAPES: number[][] = [
   [2, 3, 1, 2, 3],
   [2, 2, 3, 1, 2, 2],
   [3, 1, 4, 2, 2, 3],
+  // the small-rank MTTKRP path (r ≤ 8, at least 8 vectors of columns): a row tail, two row tiles, two column
+  // tiles, a column tail on every SIMD width
+  [5, 290],
+  [100, 130],
+  [2, 3, 100],
+  [3, 2100],
 ];
 const RANKS = [1, 3, 8, 17];
 
@@ -157,6 +163,9 @@ describe('threaded shapes', () => {
     [[64, 64, 3, 3], 32],
     [[17, 600, 3], 40],
     [[900, 31], 40],
+    // the small-rank path, split by columns and by rows
+    [[40, 3001], 5],
+    [[3001, 200], 8],
   ];
   test.each(BIG.map(([dims, r]) => [JSON.stringify(dims), r, dims] as const))(
     'dims %s r = %i: correct with 1, 2 and 3 threads, bitwise equal from call to call',

@@ -51,6 +51,22 @@ struct Emu16Traits {
     for (int l = 0; l < 16; ++l) a.x[l] += b.x[l];
     return a;
   }
+  static constexpr int kQR = 8, kQMR = 3, kQNV = 3; /* the AVX-512 small-rank blocking */
+  static inline void hsum_add(const vec* a, float* out) {
+    for (int i = 0; i < kQR; ++i) {
+      float sum = 0.0f;
+      for (float e : a[i].x) sum += e;
+      out[i] += sum;
+    }
+  }
+  static inline void transpose_in(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    for (int l = 0; l < 16; ++l)
+      for (int i = 0; i < kQR; ++i) dst[i * ldd + l] = src[l * lds + i];
+  }
+  static inline void transpose_add_out(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    for (int l = 0; l < 16; ++l)
+      for (int i = 0; i < kQR; ++i) dst[l * ldd + i] += src[i * lds + l];
+  }
 };
 namespace emu16_impl {
 using V = Emu16Traits;
@@ -192,7 +208,10 @@ bool check_all(const Problem& p, const Outputs& o, const Ref& ref, const Ref& ab
 const std::vector<std::vector<int64_t>>& shapes() {
   static const std::vector<std::vector<int64_t>> s = {
       {1, 5}, {17, 9}, {8, 16}, {1, 1}, {7, 1, 3}, {9, 15, 2}, {5, 3, 3, 2}, {16, 17, 3, 3},
-      {2, 3, 1, 2, 3}, {2, 2, 3, 1, 2, 2}, {3, 1, 4, 2, 2, 3}};
+      {2, 3, 1, 2, 3}, {2, 2, 3, 1, 2, 2}, {3, 1, 4, 2, 2, 3},
+      // the small-rank path (r <= 8, Q >= 8 vectors): a row tail, two row tiles, two column tiles, a column
+      // tail on every SIMD width
+      {5, 290}, {100, 130}, {2, 3, 100}, {3, 2100}};
   return s;
 }
 
@@ -236,8 +255,9 @@ void case_matches_reference() {
 // Shapes above the threading threshold: correct at 1, 2 and 3 threads, bitwise equal across repeated calls
 // at a fixed thread count (per-chunk partials summed in chunk order).
 void case_threads() {
-  const std::vector<std::pair<std::vector<int64_t>, int64_t>> big = {{{130, 257}, 32}, {{64, 64, 3, 3}, 32},
-                                                                    {{9, 3001}, 40}, {{3001, 9}, 40}};
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> big = {
+      {{130, 257}, 32}, {{64, 64, 3, 3}, 32}, {{9, 3001}, 40}, {{3001, 9}, 40},
+      {{40, 3001}, 5},  {{3001, 200}, 8}}; /* the last two: the small-rank path split by columns, by rows */
   uint32_t seed = 500;
   for (const auto& [dims, r] : big) {
     Problem p = make_problem(dims, r, seed++);
