@@ -255,12 +255,13 @@ inline void yq(int64_t nv, const float* __restrict g, int64_t ldg, const float* 
   for (int m = 0; m < MR; ++m) V::hsum_add(acc[m], y + m * ldy);
 }
 
+/* zt is written (first = true: the block's first row tile) or added to. */
 template <int NQ>
 inline void zq(int64_t K, const float* __restrict g, int64_t ldg, const float* __restrict a, int64_t lda,
-               float* __restrict zt, int64_t ldz) {
+               float* __restrict zt, int64_t ldz, bool first) {
   vec acc[kQR][NQ];
   for (int i = 0; i < kQR; ++i)
-    for (int v = 0; v < NQ; ++v) acc[i][v] = V::load(zt + i * ldz + v * W);
+    for (int v = 0; v < NQ; ++v) acc[i][v] = first ? V::zero() : V::load(zt + i * ldz + v * W);
   for (int64_t k = 0; k < K; ++k) {
     vec gv[NQ];
     for (int v = 0; v < NQ; ++v) gv[v] = V::load(g + k * ldg + v * W);
@@ -287,7 +288,6 @@ inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, con
                            const float* Bt, int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z,
                            float* zt) {
   const int64_t rq = round_up(r, kQR), qv = q0 + (q1 - q0) / W * W, nq = qv - q0;
-  std::memset(zt, 0, sizeof(float) * static_cast<size_t>(rq * nq));
   for (int64_t qb = q0, qe; qb < qv; qb = qe) {
     qe = qv - qb < 2 * kQTileCols ? qv : qb + kQTileCols;
     for (int64_t pb = p0, pe; pb < p1; pb = pe) {
@@ -302,8 +302,8 @@ inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, con
         const float* g = G + pb * Q + qb;
         const float* a = A + pb * rp + i0;
         int64_t v = 0;
-        for (; v + V::kQNV <= nv; v += V::kQNV) zq<V::kQNV>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq);
-        for (; v < nv; ++v) zq<1>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq);
+        for (; v + V::kQNV <= nv; v += V::kQNV) zq<V::kQNV>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq, pb == p0);
+        for (; v < nv; ++v) zq<1>(pe - pb, g + v * W, Q, a, rp, z + v * W, nq, pb == p0);
       }
     }
   }
@@ -494,10 +494,11 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
 
   side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side);
   side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side);
-  for (int64_t v = 0; v < rp; v += W) V::store(acc + v, V::zero());
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t v = 0; v < rp; v += W)
-      V::store(acc + v, V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), V::load(acc + v)));
+  for (int64_t v = 0; v < rp; v += W) { /* in a register: through memory each row would wait on the last */
+    vec sum = V::zero();
+    for (int64_t p = 0; p < P; ++p) sum = V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), sum);
+    V::store(acc + v, sum);
+  }
   std::memcpy(ds, acc, sizeof(float) * static_cast<size_t>(r));
   if (dots != nullptr) {
     for (int64_t i = 0; i < r; ++i) dots[i] = 0.0f;
