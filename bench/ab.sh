@@ -5,16 +5,17 @@
 # every round, and the ratio is taken per round, so drift of the machine over minutes cancels out.
 #   bash bench/ab.sh cp_linear [rev] ["N r" ...]     768 -> 768, two threads (default: N 512/4096, r 8/16/32)
 #   bash bench/ab.sh cp_conv2d [rev] [threads ...]   the bench shape 32x64x32x32, 3x3, r 8 (default: 2 threads)
-#   bash bench/ab.sh cp_mttkrp [rev] ["dims r" ...]  every mode, ds, dots (default: "64x64x3x3 8", "768x768 32")
+#   bash bench/ab.sh cp_mttkrp [rev] ["dims r" ...]  every mode, ds, dots (default: "64x64x3x3 8", "768x768 32"),
+#                                                    both versions in one process (bench/ab/cp_mttkrp_paired.cpp)
 # Set DEBORA_SIMD=avx2 (or scalar) to time a lower SIMD level on the same machine.
-# Needs build-cmake/ from npm run build:native. The loop programs are bench/ab/<op>_loop.cpp.
+# Needs build-cmake/ from npm run build:native. The loop programs are bench/ab/<op>_loop.cpp (cp_mttkrp: _paired).
 set -euo pipefail
 op=${1:-}
 case "$op" in
   cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="fwd bwd pair"
     hdrs=(cp_linear_kernels.inc) ;;
   cp_conv2d) default_cases=("2"); cols="fwd bwd pair"; hdrs=(cp_conv2d_kernels.h) ;;
-  cp_mttkrp) default_cases=("64x64x3x3 8" "768x768 32"); cols="mttkrp"
+  cp_mttkrp) default_cases=("64x64x3x3 8" "768x768 32"); cols=""
     hdrs=(cp_dense_kernels.h cp_dense_simd.h cp_dense_common.h) ;;
   *) echo "ab.sh: expected cp_linear, cp_conv2d or cp_mttkrp as the first argument, received '${op}'" >&2; exit 2 ;;
 esac
@@ -36,7 +37,21 @@ done
 [ -s "$tmp/old/$op.cpp" ] || { echo "ab.sh: native/cpu/$op.cpp not found at $rev" >&2; exit 1; }
 inc=(-I"$root/native/include" -I"$root/native/cpu")
 # The old sources include their own kernel header first (quoted includes look next to the source).
-g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_bwd_cpu=old_bwd -Ddebora_${op}_cpu=old_${op#cp_} \
+if [ "$op" = cp_mttkrp ]; then
+  # Calls of 20-250 us: both versions in one process (bench/ab/cp_mttkrp_paired.cpp), the old one's namespace
+  # renamed so its inline kernels stay distinct at link time.
+  g++ -O3 -std=c++17 -w "${inc[@]}" -Ddense=dense_old -Ddebora_cp_mttkrp_cpu=old_mttkrp -c "$tmp/old/$op.cpp" -o "$tmp/old.o"
+  g++ -O3 -std=c++17 -w "${inc[@]}" -c "$root/native/cpu/$op.cpp" -o "$tmp/new.o"
+  g++ -O3 -std=c++17 "${inc[@]}" "$root/bench/ab/cp_mttkrp_paired.cpp" "$tmp/old.o" "$tmp/new.o" "$lib" -lpthread \
+    -o "$tmp/run-both"
+  echo "$op: $rev (old) vs working tree (new), in one process, 40 alternating blocks of 200 calls"
+  for c in "${cases[@]}"; do
+    # shellcheck disable=SC2086
+    "$tmp/run-both" $c 40
+  done
+  exit 0
+fi
+g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_bwd_cpu=old_bwd \
   -c "$tmp/old/$op.cpp" -o "$tmp/old.o"
 g++ -O3 -std=c++17 -w "${inc[@]}" -c "$root/native/cpu/$op.cpp" -o "$tmp/new.o"
 g++ -O3 -std=c++17 "${inc[@]}" -DOLD "$root/bench/ab/${op}_loop.cpp" "$tmp/old.o" "$lib" -lpthread -o "$tmp/run-old"

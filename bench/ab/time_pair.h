@@ -1,7 +1,6 @@
-// time_pair.h — the timing loops shared by the bench/ab.sh programs (bench/ab/<op>_loop.cpp): time_pair runs
+// time_pair.h — the timing loop shared by the bench/ab.sh programs (bench/ab/<op>_loop.cpp): runs
 // fwd then bwd for `secs` seconds (at least 5 pairs, after 3 warm-up pairs) and prints the median ms
-// of the forward, the backward and the pair on one line, the format ab.sh reads; time_one does the same
-// for a single call (ops without a forward/backward pair) and prints one median.
+// of the forward, the backward and the pair on one line, the format ab.sh reads.
 #ifndef DEBORA_BENCH_AB_TIME_PAIR_H
 #define DEBORA_BENCH_AB_TIME_PAIR_H
 #include <algorithm>
@@ -27,19 +26,5 @@ void time_pair(double secs, Fwd fwd, Bwd bwd) {
   }
   for (auto* t : {&tf, &tb, &tp}) std::sort(t->begin(), t->end());
   std::printf("%.4f %.4f %.4f\n", tf[tf.size() / 2], tb[tb.size() / 2], tp[tp.size() / 2]);
-}
-template <class Op>
-void time_one(double secs, Op op) {
-  using namespace std::chrono;
-  for (int i = 0; i < 3; ++i) op();
-  std::vector<double> t;
-  const auto end = steady_clock::now() + duration<double>(secs);
-  while (steady_clock::now() < end || t.size() < 5) {
-    const auto t0 = steady_clock::now();
-    op();
-    t.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  std::printf("%.4f\n", t[t.size() / 2]);
 }
 #endif
