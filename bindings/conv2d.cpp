@@ -42,9 +42,9 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
   const Shapes sh = geom_arg(info, 1, op);
-  Napi::Float32Array X = float32_arg(info, 2, op, "X"), K = float32_arg(info, 3, op, "K");
+  F32 X = float32_arg(info, 2, op, "X"), K = float32_arg(info, 3, op, "K");
   OptionalF32 bias = optional_float32_arg(info, 4, op, "bias");
-  Napi::Float32Array Y = float32_arg(info, 5, op, "Y");
+  F32 Y = float32_arg(info, 5, op, "Y");
   const bool acc = bool_arg(info, 6, op, "accumulate");
   const auto& g = sh.g;
   if (sh.sane) {
@@ -65,7 +65,7 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
   const Shapes sh = geom_arg(info, 1, op);
   OptionalF32 X = optional_float32_arg(info, 2, op, "X"), K = optional_float32_arg(info, 3, op, "K");
-  Napi::Float32Array dY = float32_arg(info, 4, op, "dY");
+  F32 dY = float32_arg(info, 4, op, "dY");
   OptionalF32 dX = optional_float32_arg(info, 5, op, "dX");
   const bool acc_dx = bool_arg(info, 6, op, "accumulateDx");
   OptionalF32 dK = optional_float32_arg(info, 7, op, "dK");

@@ -29,7 +29,7 @@ Shapes geom_arg(const Napi::CallbackInfo& info, size_t index, const char* op) {
   return s;
 }
 
-void check_factors(Napi::Env env, const Shapes& sh, int64_t r, const Napi::Float32Array* U, const char* op,
+void check_factors(Napi::Env env, const Shapes& sh, int64_t r, const F32* U, const char* op,
                    const char* const* names) {
   const int64_t rows[4] = {sh.g.F, sh.g.C, sh.g.kh, sh.g.kw};
   for (int k = 0; k < 4; ++k) need_length(env, U[k].ElementLength(), sizes_product({rows[k], r}), op, names[k]);
@@ -47,10 +47,10 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   Shapes sh = geom_arg(info, 1, op);
   const int64_t r = int_arg(info, 2, op, "r");
-  Napi::Float32Array X = float32_arg(info, 3, op, "X");
-  Napi::Float32Array U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
+  F32 X = float32_arg(info, 3, op, "X");
+  F32 U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
                              float32_arg(info, 7, op, "U4")};
-  Napi::Float32Array s = float32_arg(info, 8, op, "s"), Y = float32_arg(info, 9, op, "Y");
+  F32 s = float32_arg(info, 8, op, "s"), Y = float32_arg(info, 9, op, "Y");
   const bool acc = bool_arg(info, 10, op, "accumulate");
   const auto& g = sh.g;
   if (sh.Ho > 0 && sh.Wo > 0) {
@@ -75,15 +75,15 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   Shapes sh = geom_arg(info, 1, op);
   const int64_t r = int_arg(info, 2, op, "r");
-  Napi::Float32Array X = float32_arg(info, 3, op, "X");
-  Napi::Float32Array U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
+  F32 X = float32_arg(info, 3, op, "X");
+  F32 U[4] = {float32_arg(info, 4, op, "U1"), float32_arg(info, 5, op, "U2"), float32_arg(info, 6, op, "U3"),
                              float32_arg(info, 7, op, "U4")};
-  Napi::Float32Array s = float32_arg(info, 8, op, "s"), dY = float32_arg(info, 9, op, "dY");
+  F32 s = float32_arg(info, 8, op, "s"), dY = float32_arg(info, 9, op, "dY");
   OptionalF32 dX = optional_float32_arg(info, 10, op, "dX");
   const bool acc = bool_arg(info, 11, op, "accumulateDx");
-  Napi::Float32Array dU[4] = {float32_arg(info, 12, op, "dU1"), float32_arg(info, 13, op, "dU2"),
+  F32 dU[4] = {float32_arg(info, 12, op, "dU1"), float32_arg(info, 13, op, "dU2"),
                               float32_arg(info, 14, op, "dU3"), float32_arg(info, 15, op, "dU4")};
-  Napi::Float32Array ds = float32_arg(info, 16, op, "ds");
+  F32 ds = float32_arg(info, 16, op, "ds");
   OptionalF32 dots = optional_float32_arg(info, 17, op, "dots");
   const auto& g = sh.g;
   if (sh.Ho > 0 && sh.Wo > 0) {

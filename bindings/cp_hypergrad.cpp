@@ -9,10 +9,10 @@ namespace {
 Napi::Value cp_hypergrad(const Napi::CallbackInfo& info) {
   static const char* op = "cp_hypergrad";
   const int64_t backend = int_arg(info, 0, op, "backend");
-  Napi::Float32Array ds = float32_arg(info, 1, op, "ds");
-  Napi::Float32Array s = float32_arg(info, 2, op, "s");
-  Napi::Float32Array dots = float32_arg(info, 3, op, "dots");
-  Napi::Float32Array out = float32_arg(info, 4, op, "out");
+  F32 ds = float32_arg(info, 1, op, "ds");
+  F32 s = float32_arg(info, 2, op, "s");
+  F32 dots = float32_arg(info, 3, op, "dots");
+  F32 out = float32_arg(info, 4, op, "out");
   const size_t r = ds.ElementLength();
   if (s.ElementLength() != r || dots.ElementLength() != r || out.ElementLength() != r)
     throw_error(info.Env(), "DEBORA_SHAPE_MISMATCH", "cp_hypergrad: ds, s, dots and out must have the same length");

@@ -21,7 +21,7 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t N = int_arg(info, 1, op, "N"), n_in = int_arg(info, 2, op, "nIn"), n_out = int_arg(info, 3, op, "nOut"),
                 r = int_arg(info, 4, op, "r");
-  Napi::Float32Array X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
+  F32 X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
                      s = float32_arg(info, 8, op, "s"), Y = float32_arg(info, 9, op, "Y");
   const bool acc = bool_arg(info, 10, op, "accumulate");
   OptionalF32 Z = optional_float32_arg(info, 11, op, "Z");
@@ -43,12 +43,12 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t N = int_arg(info, 1, op, "N"), n_in = int_arg(info, 2, op, "nIn"), n_out = int_arg(info, 3, op, "nOut"),
                 r = int_arg(info, 4, op, "r");
-  Napi::Float32Array X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
+  F32 X = float32_arg(info, 5, op, "X"), U = float32_arg(info, 6, op, "U"), V = float32_arg(info, 7, op, "V"),
                      s = float32_arg(info, 8, op, "s"), dY = float32_arg(info, 9, op, "dY");
   OptionalF32 Z = optional_float32_arg(info, 10, op, "Z");
   OptionalF32 dX = optional_float32_arg(info, 11, op, "dX");
   const bool acc = bool_arg(info, 12, op, "accumulateDx");
-  Napi::Float32Array dU = float32_arg(info, 13, op, "dU"), dV = float32_arg(info, 14, op, "dV"),
+  F32 dU = float32_arg(info, 13, op, "dU"), dV = float32_arg(info, 14, op, "dV"),
                      ds = float32_arg(info, 15, op, "ds");
   OptionalF32 dots = optional_float32_arg(info, 16, op, "dots");
   need_length(env, X.ElementLength(), sizes_product({N, n_in}), op, "X");

@@ -15,13 +15,13 @@ Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
   std::vector<int64_t> dims = int_list_arg(info, 1, op, "dims");
   const int64_t r = int_arg(info, 2, op, "r");
   std::vector<OptionalF32> factors = float32_list_arg(info, 3, op, "factors", false);
-  Napi::Float32Array s = float32_arg(info, 4, op, "s"), out = float32_arg(info, 5, op, "out");
+  F32 s = float32_arg(info, 4, op, "s"), out = float32_arg(info, 5, op, "out");
   if (dims.size() < 2 || dims.size() > 6 || factors.size() != dims.size())
     throw_error(env, "DEBORA_INVALID_ARG", "cp_materialize: expected 2 to 6 dims and one factor per dim for argument 'factors'");
   int64_t total = 1;
   std::vector<const float*> ptrs(dims.size());
   for (size_t k = 0; k < dims.size(); ++k) {
-    need_length(env, factors[k].length, sizes_product({dims[k], r}), op, ("factors[" + std::to_string(k) + "]").c_str());
+    need_length(env, factors[k].length, sizes_product({dims[k], r}), op, "factors", k);
     ptrs[k] = factors[k].data;
     total = sizes_product({total, dims[k]});
   }

@@ -20,9 +20,9 @@ Call parse(const Napi::CallbackInfo& info) {
   std::vector<int64_t> dims = int_list_arg(info, 1, op, "dims");
   const int64_t r = int_arg(info, 2, op, "r");
   std::vector<OptionalF32> factors = float32_list_arg(info, 3, op, "factors", false);
-  Napi::Float32Array s = float32_arg(info, 4, op, "s"), G = float32_arg(info, 5, op, "G");
+  F32 s = float32_arg(info, 4, op, "s"), G = float32_arg(info, 5, op, "G");
   std::vector<OptionalF32> grads = float32_list_arg(info, 6, op, "grads", false);
-  Napi::Float32Array ds = float32_arg(info, 7, op, "ds");
+  F32 ds = float32_arg(info, 7, op, "ds");
   OptionalF32 dots = optional_float32_arg(info, 8, op, "dots");
   if (dims.size() < 2 || dims.size() > 6 || factors.size() != dims.size() || grads.size() != dims.size())
     throw_error(env, "DEBORA_INVALID_ARG", "cp_mttkrp: expected 2 to 6 dims and one factor and one grad per dim");
@@ -31,8 +31,8 @@ Call parse(const Napi::CallbackInfo& info) {
   std::vector<float*> gptrs(dims.size());
   for (size_t k = 0; k < dims.size(); ++k) {
     const int64_t n = sizes_product({dims[k], r});
-    need_length(env, factors[k].length, n, op, ("factors[" + std::to_string(k) + "]").c_str());
-    need_length(env, grads[k].length, n, op, ("grads[" + std::to_string(k) + "]").c_str());
+    need_length(env, factors[k].length, n, op, "factors", k);
+    need_length(env, grads[k].length, n, op, "grads", k);
     fptrs[k] = factors[k].data;
     gptrs[k] = grads[k].data;
     total = sizes_product({total, dims[k]});

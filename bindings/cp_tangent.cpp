@@ -13,7 +13,7 @@ Napi::Value cp_tangent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
   const int64_t geom = int_arg(info, 1, op, "geometry"), n = int_arg(info, 2, op, "n"), r = int_arg(info, 3, op, "r");
-  Napi::Float32Array U = float32_arg(info, 4, op, "U"), G = float32_arg(info, 5, op, "G"), out = float32_arg(info, 6, op, "out");
+  F32 U = float32_arg(info, 4, op, "U"), G = float32_arg(info, 5, op, "G"), out = float32_arg(info, 6, op, "out");
   OptionalF32 dots = optional_float32_arg(info, 7, op, "dots");
   if (geom < 0 || geom > 2)  // checked here: casting an out-of-range int to the enum is undefined
     throw_error(env, "DEBORA_INVALID_ARG",

@@ -65,7 +65,7 @@ Napi::Value cuda_buffer_copy(const Napi::CallbackInfo& info, bool upload) {
   const char* op = upload ? "cuda_upload" : "cuda_download";
   Napi::Env env = info.Env();
   DeviceBuffer* b = buffer_arg(info, 0, op, "buffer");
-  Napi::Float32Array host = float32_arg(info, 1, op, upload ? "src" : "dst");
+  F32 host = float32_arg(info, 1, op, upload ? "src" : "dst");
   const int64_t offset = int_arg(info, 2, op, "offset");
   const int64_t len = static_cast<int64_t>(host.ElementLength());
   if (offset < 0 || offset > b->n || len > b->n - offset)

@@ -56,12 +56,27 @@ void throw_status(Napi::Env env, debora_status status) {
   throw_error(env, debora_status_name(status), msg);
 }
 
-Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
-  if (info.Length() <= index || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+namespace {
+// True when v is a Float32Array, with *out filled; one napi_get_typedarray_info call, which fails (without a
+// pending JS exception) for anything that is not a typed array.
+bool read_f32(napi_env env, napi_value v, F32* out) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float32_array)
+    return false;
+  *out = {static_cast<float*>(data), length, Napi::Value(env, v)};
+  return true;
+}
+}  // namespace
+
+F32 float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
+  F32 a;
+  if (info.Length() <= index || !read_f32(info.Env(), info[index], &a))
     throw_error(info.Env(), "DEBORA_INVALID_ARG",
                 std::string(op) + ": expected a Float32Array for argument '" + name + "'");
-  return info[index].As<Napi::Float32Array>();
+  return a;
 }
 
 Napi::Int32Array int32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
@@ -89,8 +104,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char*
 
 OptionalF32 optional_float32_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
   if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return {};
-  Napi::Float32Array a = float32_arg(info, index, op, name);
-  return {a.Data(), a.ElementLength(), a};
+  return float32_arg(info, index, op, name);
 }
 
 std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name,
@@ -98,15 +112,14 @@ std::vector<OptionalF32> float32_list_arg(const Napi::CallbackInfo& info, size_t
   if (info.Length() <= index || !info[index].IsArray())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an array of Float32Array for argument '" + name + "'");
   Napi::Array arr = info[index].As<Napi::Array>();
-  std::vector<OptionalF32> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
+  const uint32_t n = arr.Length(); /* one napi call, not one per element */
+  std::vector<OptionalF32> out(n);
+  for (uint32_t k = 0; k < n; ++k) {
     Napi::Value v = arr.Get(k);
     if (allow_null && (v.IsNull() || v.IsUndefined())) continue;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    if (!read_f32(info.Env(), v, &out[k]))
       throw_error(info.Env(), "DEBORA_INVALID_ARG",
                   std::string(op) + ": expected a Float32Array for argument '" + name + "[" + std::to_string(k) + "]'");
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    out[k] = {a.Data(), a.ElementLength(), a};
   }
   return out;
 }
@@ -115,8 +128,9 @@ std::vector<int64_t> int_list_arg(const Napi::CallbackInfo& info, size_t index, 
   if (info.Length() <= index || !info[index].IsArray())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected an array of integers for argument '" + name + "'");
   Napi::Array arr = info[index].As<Napi::Array>();
-  std::vector<int64_t> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
+  const uint32_t n = arr.Length();
+  std::vector<int64_t> out(n);
+  for (uint32_t k = 0; k < n; ++k) {
     Napi::Value v = arr.Get(k);
     double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
     if (!(std::fabs(x) <= 9007199254740992.0) || x != std::trunc(x))
@@ -139,6 +153,11 @@ void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const
     throw_error(env, "DEBORA_SHAPE_MISMATCH",
                 std::string(op) + ": expected a Float32Array of length " + std::to_string(want) + " for argument '" + name +
                     "', received length " + std::to_string(have));
+}
+
+void need_length(Napi::Env env, size_t have, int64_t want, const char* op, const char* name, size_t k) {
+  if (want < 0 || static_cast<int64_t>(have) != want)
+    need_length(env, have, want, op, (std::string(name) + "[" + std::to_string(k) + "]").c_str());
 }
 
 int64_t sizes_product(std::initializer_list<int64_t> sizes) {

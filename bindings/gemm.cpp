@@ -42,12 +42,12 @@ Call parse(const Napi::CallbackInfo& info) {
   const bool ta = bool_arg(info, 1, op, "transA"), tb = bool_arg(info, 2, op, "transB");
   const int64_t M = int_arg(info, 3, op, "M"), N = int_arg(info, 4, op, "N"), K = int_arg(info, 5, op, "K");
   const float alpha = float_arg(info, 6, op, "alpha");
-  Napi::Float32Array A = float32_arg(info, 7, op, "A");
+  F32 A = float32_arg(info, 7, op, "A");
   const int64_t lda = int_arg(info, 8, op, "lda");
-  Napi::Float32Array B = float32_arg(info, 9, op, "B");
+  F32 B = float32_arg(info, 9, op, "B");
   const int64_t ldb = int_arg(info, 10, op, "ldb");
   const float beta = float_arg(info, 11, op, "beta");
-  Napi::Float32Array C = float32_arg(info, 12, op, "C");
+  F32 C = float32_arg(info, 12, op, "C");
   const int64_t ldc = int_arg(info, 13, op, "ldc");
   need_matrix(env, A.ElementLength(), ta ? K : M, ta ? M : K, lda, op, "A");
   need_matrix(env, B.ElementLength(), tb ? N : K, tb ? K : N, ldb, op, "B");

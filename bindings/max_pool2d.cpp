@@ -44,7 +44,7 @@ Napi::Value max_pool2d_fwd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
   const Shapes sh = geom_arg(info, 1, op);
-  Napi::Float32Array x = float32_arg(info, 2, op, "x"), y = float32_arg(info, 3, op, "y");
+  F32 x = float32_arg(info, 2, op, "x"), y = float32_arg(info, 3, op, "y");
   int32_t* am = nullptr;
   if (info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined()) {
     Napi::Int32Array a = int32_arg(info, 4, op, "argmax");
@@ -65,7 +65,7 @@ Napi::Value max_pool2d_bwd(const Napi::CallbackInfo& info) {
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
   const Shapes sh = geom_arg(info, 1, op);
   Napi::Int32Array am = int32_arg(info, 2, op, "argmax");
-  Napi::Float32Array dy = float32_arg(info, 3, op, "dY"), dx = float32_arg(info, 4, op, "dX");
+  F32 dy = float32_arg(info, 3, op, "dY"), dx = float32_arg(info, 4, op, "dX");
   const bool acc = bool_arg(info, 5, op, "accumulate");
   if (sh.x_len >= 0) {
     need_index_length(env, am.ElementLength(), sh.y_len, op);

@@ -12,7 +12,7 @@ Napi::Value relu_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "relu_fwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
-  Napi::Float32Array x = float32_arg(info, 1, op, "x"), y = float32_arg(info, 2, op, "y");
+  F32 x = float32_arg(info, 1, op, "x"), y = float32_arg(info, 2, op, "y");
   const auto n = static_cast<int64_t>(x.ElementLength());
   need_length(env, y.ElementLength(), n, op, "y");
   check(env, debora_relu_fwd_cpu(n, x.Data(), y.Data()));
@@ -23,7 +23,7 @@ Napi::Value relu_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "relu_bwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
-  Napi::Float32Array m = float32_arg(info, 1, op, "m"), dy = float32_arg(info, 2, op, "dY"),
+  F32 m = float32_arg(info, 1, op, "m"), dy = float32_arg(info, 2, op, "dY"),
                      dx = float32_arg(info, 3, op, "dX");
   const bool acc = bool_arg(info, 4, op, "accumulate");
   const auto n = static_cast<int64_t>(m.ElementLength());

@@ -91,4 +91,30 @@ describe('bad arguments: clear error naming the argument, output untouched', () 
       thrown(() => addon().cpHypergrad(0, ds, s, dots, new Float64Array(r) as unknown as Float32Array)).message,
     ).toMatch(/expected a Float32Array for argument 'out'/);
   });
+
+  test('the raw binding names the bad typed-array argument, list elements included', () => {
+    // Each typed array is read with one napi_get_typedarray_info call (bindings/errors.cpp): anything that is not
+    // a Float32Array (another typed array, a DataView, a number, null) must still be refused by name.
+    const dims = [2, 3];
+    const rr = 2;
+    const f = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.25 + i / 8);
+    const args = () => ({ factors: [f(4), f(6)], s: f(rr), G: f(6), grads: [f(4), f(6)], ds: f(rr) });
+    const call = (a: ReturnType<typeof args>) => () =>
+      addon().cpMttkrp(0, dims, rr, a.factors, a.s, a.G, a.grads, a.ds, null);
+    expect(() => call(args())()).not.toThrow();
+    const notF32: unknown[] = [new Float64Array(6), new DataView(new ArrayBuffer(24)), 3, null, [1, 2]];
+    for (const bad of notF32) {
+      const a = args();
+      a.factors[1] = bad as Float32Array;
+      expect(thrown(call(a)).message).toBe("cp_mttkrp: expected a Float32Array for argument 'factors[1]'");
+      const b = args();
+      b.G = bad as Float32Array;
+      expect(thrown(call(b)).message).toBe("cp_mttkrp: expected a Float32Array for argument 'G'");
+    }
+    const short = args();
+    short.grads[1] = f(5);
+    const e = thrown(call(short));
+    expect(e.code).toBe('DEBORA_SHAPE_MISMATCH');
+    expect(e.message).toBe("cp_mttkrp: expected a Float32Array of length 6 for argument 'grads[1]', received length 5");
+  });
 });
