@@ -112,7 +112,8 @@ struct Avx512Traits {
    * half (Avx2Traits::hsum_add, which the development machines run and test; they have no AVX-512). */
   static inline void hsum_add(const vec* a, float* out) {
     __m256 h[8];
-    for (int i = 0; i < 8; ++i) h[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]), _mm512_extractf32x8_ps(a[i], 1));
+    /* (extractf32x8 for the low half too: GCC 12's cast goes through an "undefined" vector and warns) */
+    for (int i = 0; i < 8; ++i) h[i] = _mm256_add_ps(_mm512_extractf32x8_ps(a[i], 0), _mm512_extractf32x8_ps(a[i], 1));
     Avx2Traits::hsum_add(h, out);
     Avx2Traits::hsum_add(h + 4, out + 4);
   }

@@ -97,7 +97,7 @@ describe('bad arguments: clear error naming the argument, output untouched', () 
     // a Float32Array (another typed array, a DataView, a number, null) must still be refused by name.
     const dims = [2, 3];
     const rr = 2;
-    const f = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.25 + i / 8);
+    const f = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => 0.25 + i / 8);
     const args = () => ({ factors: [f(4), f(6)], s: f(rr), G: f(6), grads: [f(4), f(6)], ds: f(rr) });
     const call = (a: ReturnType<typeof args>) => () =>
       addon().cpMttkrp(0, dims, rr, a.factors, a.s, a.G, a.grads, a.ds, null);
