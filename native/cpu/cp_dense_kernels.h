@@ -424,9 +424,10 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   const bool kr_a = t > 1, kr_b = d - t > 1;
   const int64_t nY = P * rp * (split_rows ? 1 : C), nZ = Q * rp * (split_rows ? C : 1);
   const int64_t n_side = std::max(side_work(sh, rp, P, 0, t), side_work(sh, rp, Q, t, d));
-  /* Small ranks: Bt (rq x Q) and one Zt per chunk (a chunk spans at most all Q columns). */
+  /* Small ranks: Bt (rq x Q) and the chunks' Zt: one over all Q columns per chunk when the chunks split the rows,
+   * the chunk's own columns when they split the columns (so rq x Q in all). */
   const bool qpath = use_qpath(r, Q);
-  const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q + C * qpath_work(r, Q) : 0;
+  const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q + (split_rows ? C : 1) * qpath_work(r, Q) : 0;
   float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + (kr_a ? P * rp : 0) + (kr_b ? Q * rp : 0) + nY +
                                              nZ + n_side + rp + n_q));
   const float* Up[kMaxOrder];
@@ -451,7 +452,7 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
       for (int64_t i = 0; i < rq; ++i) Bt[i * Q + q] = B[q * rp + i];
   }
   auto block = [&](int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Yc, float* Zc, int64_t c) {
-    if (qpath) mttkrp_block_q(r, rp, Q, G, A, B, Bt, p0, p1, q0, q1, Yc, Zc, zt + c * qpath_work(r, Q));
+    if (qpath) mttkrp_block_q(r, rp, Q, G, A, B, Bt, p0, p1, q0, q1, Yc, Zc, zt + (split_rows ? c * Q : q0) * rq);
     else mttkrp_block(rp, Q, G, A, B, p0, p1, q0, q1, Yc, Zc);
   };
 

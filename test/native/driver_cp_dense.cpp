@@ -257,7 +257,7 @@ void case_matches_reference() {
 void case_threads() {
   const std::vector<std::pair<std::vector<int64_t>, int64_t>> big = {
       {{130, 257}, 32}, {{64, 64, 3, 3}, 32}, {{9, 3001}, 40}, {{3001, 9}, 40},
-      {{40, 3001}, 5},  {{3001, 200}, 8}}; /* the last two: the small-rank path split by columns, by rows */
+      {{40, 9001}, 5},   {{3001, 200}, 8}}; /* the last two: the small-rank path split by columns, by rows */
   uint32_t seed = 500;
   for (const auto& [dims, r] : big) {
     Problem p = make_problem(dims, r, seed++);
