@@ -25,7 +25,8 @@ inline void check(Napi::Env env, debora_status status) {
 // Throws an error with the given code and message (for checks done in the binding itself).
 [[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message);
 
-// A Float32Array argument: its data, its length, and the array itself (kept alive in async work). Read with a
+// A Float32Array argument: its data, its length, and the array itself (a local handle: async work keeps the array
+// alive only once `value` reaches run_async, before the binding returns). Read with a
 // single napi_get_typedarray_info call: unwrapping a Napi::Float32Array makes three (plus napi_is_typedarray), which
 // was most of the binding's cost on small calls (cpMttkrp with 11 arrays: ~3.5 us before, measured 2026-11-30).
 struct F32 {

@@ -236,7 +236,9 @@ inline void mttkrp_block(int64_t rp, int64_t Q, const float* G, const float* A, 
  * transposed (rq x Q, zero rows past r); Zt is added into Z (q x rp) once per block. Only whole vectors of
  * columns go this way; the last Q mod W columns of a block take the rank-vectorised mttkrp_block. */
 constexpr int kQR = V::kQR > 0 ? V::kQR : 1; /* array bounds for ScalarTraits, which never takes this path */
-constexpr int64_t kQTileCols = 64 * W;        /* columns per tile: one lane reduction per 64 vectors */
+/* Columns per tile: one lane reduction per 64 vectors. The G tile (48 rows) is then 96 KiB under AVX2 and 192 KiB
+ * under AVX-512: L2, not L1; yq streams 3 rows of it, zq a 48-row strip of 3 vectors. */
+constexpr int64_t kQTileCols = 64 * W;
 
 template <int MR>
 inline void yq(int64_t nv, const float* __restrict g, int64_t ldg, const float* __restrict bt, int64_t ldb,
@@ -287,6 +289,7 @@ inline int64_t qpath_work(int64_t r, int64_t ncols) { return round_up(r, kQR) * 
 inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, const float* A, const float* B,
                            const float* Bt, int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z,
                            float* zt) {
+  if (p1 <= p0) return; /* no rows: zt would never be written by a first row tile (chunks are never empty) */
   const int64_t rq = round_up(r, kQR), qv = q0 + (q1 - q0) / W * W, nq = qv - q0;
   for (int64_t qb = q0, qe; qb < qv; qb = qe) {
     qe = qv - qb < 2 * kQTileCols ? qv : qb + kQTileCols;
