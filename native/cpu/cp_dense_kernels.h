@@ -281,11 +281,8 @@ inline void zq(int64_t K, const float* __restrict g, int64_t ldg, const float* _
  * rows of 8 vectors at least, long enough to carry the lane reductions. Measured: docs/kernels-dense.md. */
 inline bool use_qpath(int64_t r, int64_t Q) { return V::kQR > 0 && r <= 8 && Q >= 8 * W; }
 
-/* Floats of scratch a block of up to ncols columns needs (its Zt). */
-inline int64_t qpath_work(int64_t r, int64_t ncols) { return round_up(r, kQR) * ncols; }
-
 /* As mttkrp_block, for the block rows [p0, p1) x columns [q0, q1), with Bt (rq x Q, row stride Q) and zt
- * scratch of qpath_work(r, q1 - q0) floats. Y and Z are added to, like mttkrp_block. */
+ * scratch of rq * (q1 - q0) floats (rq = r rounded up to kQR). Y and Z are added to, like mttkrp_block. */
 inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, const float* A, const float* B,
                            const float* Bt, int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z,
                            float* zt) {
@@ -430,7 +427,7 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   /* Small ranks: Bt (rq x Q) and the chunks' Zt: one over all Q columns per chunk when the chunks split the rows,
    * the chunk's own columns when they split the columns (so rq x Q in all). */
   const bool qpath = use_qpath(r, Q);
-  const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q + (split_rows ? C : 1) * qpath_work(r, Q) : 0;
+  const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q * (1 + (split_rows ? C : 1)) : 0;
   float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + (kr_a ? P * rp : 0) + (kr_b ? Q * rp : 0) + nY +
                                              nZ + n_side + rp + n_q));
   const float* Up[kMaxOrder];
