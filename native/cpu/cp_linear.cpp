@@ -86,6 +86,9 @@ struct ScalarTraits {
   static inline void store_partial(float* p, vec v, int64_t n) {
     if (n > 0) *p = v;
   }
+  static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
+  static constexpr int k2_mr = 4, k2_nv = 3;
+  static constexpr int k3_kr(int cv) { return cv == 2 ? 6 : 12; }
 };
 
 namespace scalar_impl {
@@ -119,11 +122,48 @@ struct Avx2Traits {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else if (n > 0) _mm256_maskstore_ps(p, mask(n), v);
   }
+  /* Register tiles for 16 registers (see the kernels' comments for how they were chosen). */
+  static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
+  static constexpr int k2_mr = 4, k2_nv = 3;
+  static constexpr int k3_kr(int cv) { return cv == 2 ? 6 : 12; }
 };
 namespace avx2_impl {
 using V = Avx2Traits;
 #include "cp_linear_kernels.inc"
 }  // namespace avx2_impl
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
+struct Avx512Traits {
+  using vec = __m512;
+  static constexpr int64_t W = 16;
+  static inline vec zero() { return _mm512_setzero_ps(); }
+  static inline vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static inline void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static inline vec set1(float x) { return _mm512_set1_ps(x); }
+  static inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+  static inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+  static inline __mmask16 mask(int64_t n) { return static_cast<__mmask16>((1u << std::min<int64_t>(n, 16)) - 1u); }
+  static inline vec load_partial(const float* p, int64_t n) {
+    if (n >= 16) return _mm512_loadu_ps(p);
+    if (n <= 0) return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps(mask(n), p);
+  }
+  static inline void store_partial(float* p, vec v, int64_t n) {
+    if (n >= 16) _mm512_storeu_ps(p, v);
+    else if (n > 0) _mm512_mask_storeu_ps(p, mask(n), v);
+  }
+  /* Register tiles for 32 registers. */
+  static constexpr int k1_mr(int cv) { return cv == 4 ? 6 : cv == 2 ? 12 : 8; }
+  static constexpr int k2_mr = 6, k2_nv = 4;
+  static constexpr int k3_kr(int cv) { return cv == 2 ? 12 : 24; }
+};
+namespace avx512_impl {
+using V = Avx512Traits;
+#include "cp_linear_kernels.inc"
+}  // namespace avx512_impl
 #pragma GCC pop_options
 #endif
 
@@ -215,7 +255,9 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   return p;
 }
 
-int64_t simd_width() {
+/* What the rank is padded to: 8 under AVX2 and AVX-512 (AVX-512 runs a last 8 columns in 8-lane
+ * tiles rather than padding r = 8 to 16, which would double k2's work), 1 for scalar code. */
+int64_t pad_width() {
   return debora::simd_dispatch([] { return int64_t{8}; }, [] { return int64_t{8}; }, [] { return int64_t{1}; });
 }
 
@@ -329,7 +371,7 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
 struct ScalarImpl {
   static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
                  Companion pf) {
-    scalar_impl::k1(M, K, A, lda, B, rp, C, pf);
+    scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
   static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
@@ -338,7 +380,7 @@ struct ScalarImpl {
   }
   static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
                  Lookahead* la) {
-    scalar_impl::k3(M, K, A, lda, B, rp, C, la);
+    scalar_impl::k3(M, K, A, lda, B, rp, C, la, rp);
   }
   static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     scalar_impl::scale_rows(M, rp, Z, s, out);
@@ -352,7 +394,7 @@ struct ScalarImpl {
 struct Avx2Impl {
   DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
                                     float* C, Companion pf) {
-    avx2_impl::k1(M, K, A, lda, B, rp, C, pf);
+    avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
   DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
@@ -361,7 +403,7 @@ struct Avx2Impl {
   }
   DEBORA_TARGET_AVX2 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
                                     float* C, Lookahead* la) {
-    avx2_impl::k3(M, K, A, lda, B, rp, C, la);
+    avx2_impl::k3(M, K, A, lda, B, rp, C, la, rp);
   }
   DEBORA_TARGET_AVX2 static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     avx2_impl::scale_rows(M, rp, Z, s, out);
@@ -370,8 +412,37 @@ struct Avx2Impl {
     avx2_impl::colsum_product(M, rp, Z, T, acc);
   }
 };
+/* The rank is padded to 8 at both levels; under AVX-512 the k1 and k3 columns run in 16-lane tiles
+ * and a last 8 (rp = 8, 24, 40, ...) in the AVX2 copy's 8-lane tiles. k2 vectorises along the
+ * output columns, so it needs no split. */
+struct Avx512Impl {
+  DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
+                                      float* C, Companion pf) {
+    const int64_t full = rp / 16 * 16;
+    if (full > 0) avx512_impl::k1(M, K, A, lda, B, rp, C, pf, full);
+    if (full < rp) avx2_impl::k1(M, K, A, lda, B + full, rp, C + full, full > 0 ? Companion{} : pf, rp - full);
+  }
+  static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<16>(dst, src, n); }
+  DEBORA_TARGET_AVX512 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
+                                      float* C, int64_t ldc, bool acc, Lookahead* la) {
+    avx512_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
+  }
+  DEBORA_TARGET_AVX512 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
+                                      float* C, Lookahead* la) {
+    const int64_t full = rp / 16 * 16;
+    if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, la, full);
+    if (full < rp) avx2_impl::k3(M, K, A, lda, B + full, rp, C + full, full > 0 ? nullptr : la, rp - full);
+  }
+  DEBORA_TARGET_AVX512 static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
+    avx512_impl::scale_rows(M, rp, Z, s, out);
+  }
+  DEBORA_TARGET_AVX512 static void colsum_product(int64_t M, int64_t rp, const float* Z, const float* T, float* acc) {
+    avx512_impl::colsum_product(M, rp, Z, T, acc);
+  }
+};
 #else
 using Avx2Impl = ScalarImpl;
+using Avx512Impl = ScalarImpl;
 #endif
 
 /* Rows per parallel chunk: at least a few blocks, so tiny batches stay on one thread. */
@@ -445,11 +516,10 @@ extern "C" debora_status debora_cp_linear_fwd_cpu(int64_t N, int64_t n_in, int64
     if (st != DEBORA_OK) return st;
     if (N > 0 && (st = debora::check_ptr(op, "Y", Y)) != DEBORA_OK) return st;
     if (N == 0) return DEBORA_OK;
-    const int64_t W = simd_width();
-    if (W == 8)
-      forward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W);
-    else
-      forward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W);
+    const int64_t W = pad_width();
+    debora::simd_dispatch([&] { forward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); },
+                          [&] { forward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); },
+                          [&] { forward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); });
     return DEBORA_OK;
   });
 }
@@ -466,11 +536,11 @@ extern "C" debora_status debora_cp_linear_bwd_cpu(int64_t N, int64_t n_in, int64
     if ((st = debora::check_ptr(op, "dU", dU)) != DEBORA_OK) return st;
     if ((st = debora::check_ptr(op, "dV", dV)) != DEBORA_OK) return st;
     if ((st = debora::check_ptr(op, "ds", ds)) != DEBORA_OK) return st;
-    const int64_t W = simd_width();
-    if (W == 8)
-      backward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W);
-    else
-      backward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W);
+    const int64_t W = pad_width();
+    debora::simd_dispatch(
+        [&] { backward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); },
+        [&] { backward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); },
+        [&] { backward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); });
     return DEBORA_OK;
   });
 }
