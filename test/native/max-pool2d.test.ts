@@ -20,6 +20,7 @@ import {
   maxPool2dForward,
   type Pool2dGeometry,
   pool2dOutputSize,
+  SIMD_LEVELS,
   type SimdLevel,
   setNumThreads,
   setSimd,
@@ -34,7 +35,7 @@ const { ceil, floor } = Math;
 const initial = info();
 const bestSimd = initial.cpu.simdSupported;
 const initialThreads = getNumThreads();
-const LEVELS: SimdLevel[] = bestSimd === 'scalar' ? ['scalar'] : ['scalar', bestSimd];
+const LEVELS: SimdLevel[] = SIMD_LEVELS.slice(0, SIMD_LEVELS.indexOf(bestSimd) + 1);
 afterAll(() => {
   setSimd(initial.cpu.simd);
   setNumThreads(initialThreads);

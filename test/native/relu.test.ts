@@ -10,7 +10,7 @@
  * reproduce the float64 reference bit for bit (as float32); accumulate is one float32 add, which the
  * reference does the same way (Math.fround).
  */
-import { getNumThreads, info, isDeboraError, type SimdLevel, setNumThreads, setSimd } from '../../lib';
+import { getNumThreads, info, isDeboraError, SIMD_LEVELS, type SimdLevel, setNumThreads, setSimd } from '../../lib';
 import { addon } from '../../lib/native';
 import { ReLU } from '../../lib/nn/activation';
 import { reluBackward, reluForward } from '../../lib/ops';
@@ -21,7 +21,7 @@ const { fround } = Math;
 const initial = info();
 const bestSimd = initial.cpu.simdSupported;
 const initialThreads = getNumThreads();
-const LEVELS: SimdLevel[] = bestSimd === 'scalar' ? ['scalar'] : ['scalar', bestSimd];
+const LEVELS: SimdLevel[] = SIMD_LEVELS.slice(0, SIMD_LEVELS.indexOf(bestSimd) + 1);
 afterAll(() => {
   setSimd(initial.cpu.simd);
   setNumThreads(initialThreads);
