@@ -163,6 +163,151 @@ struct Avx512Traits {
 namespace avx512_impl {
 using V = Avx512Traits;
 #include "cp_linear_kernels.inc"
+
+/* ---- rank 8 under AVX-512 (rp = 8): two k in one 16-lane vector ----
+ * Along the rank a 16-lane vector would be half empty at rp = 8 (and the AVX2 copy runs at half of
+ * this machine's FMA rate). k1 puts two consecutive k in one vector instead: lanes (2j, 2j+1) hold
+ * B[k, j] and B[k+1, j] (Bi, the factor's rows interleaved in pairs, built once per call), A[m, k..k+1]
+ * is one 64-bit broadcast (a plain load, no shuffle), and each lane pair is added at the end. k3 puts
+ * two consecutive output rows in one vector: lanes (2j, 2j+1) accumulate C[k, j] and C[k+1, j] from
+ * the 64-bit broadcast of A[m, k..k+1] times B[m, j] duplicated into both lanes (Bd, per block). */
+namespace rank8 {
+
+/* vpermps without GCC 12's "undefined" pass-through operand (which -Wmaybe-uninitialized flags);
+ * these run once per tile, not in the inner loops. */
+inline __m512 _mm512_permutexvar_ps_(__m512i idx, __m512 a) { return _mm512_permutex2var_ps(a, idx, a); }
+
+inline __m512 bcast2(const float* p) {
+  double d;
+  std::memcpy(&d, p, sizeof d);
+  return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+
+/* Rows i and i+1 of a K x 8 matrix B (row stride 8) interleaved into 16 floats; a last odd row is
+ * paired with zeros. */
+inline void interleave_pairs(const float* B, int64_t K, float* Bi) {
+  const __m512i idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  int64_t k = 0;
+  for (; k + 2 <= K; k += 2) _mm512_storeu_ps(Bi + 8 * k, _mm512_permutexvar_ps_(idx, _mm512_loadu_ps(B + 8 * k)));
+  if (k < K)
+    _mm512_storeu_ps(Bi + 8 * k, _mm512_permutexvar_ps_(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * k), 0)));
+}
+
+/* C[MR x 8] = A[MR x K] * B[K x 8] from Bi. Rows addressed as in the generic k1_block (one moving
+ * base per four rows), so nothing spills. With PF, the companion is prefetched as in k1_block. */
+template <int MR, bool PF>
+__attribute__((always_inline)) inline void k1_block(int64_t K, const float* __restrict A, int64_t lda,
+                                                    const float* __restrict Bi, float* __restrict C, Companion pf) {
+  __m512 acc[MR];
+  #pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) acc[m] = _mm512_setzero_ps();
+  const float* base[(MR + 3) / 4];
+  #pragma GCC unroll 32
+  for (int g = 0; g < (MR + 3) / 4; ++g) base[g] = A + 4 * g * lda;
+  const int64_t l2 = 2 * lda, l3 = 3 * lda;
+  const int64_t K2 = K / 2;
+  auto pair = [&](int64_t p) __attribute__((always_inline)) {
+    const __m512 b = _mm512_loadu_ps(Bi + 16 * p);
+    #pragma GCC unroll 32
+    for (int m = 0; m < MR; ++m) {
+      const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + 2 * p;
+      acc[m] = _mm512_fmadd_ps(bcast2(base[m / 4] + off), b, acc[m]);
+    }
+  };
+  if constexpr (!PF) {
+    for (int64_t p = 0; p < K2; ++p) pair(p);
+  } else {
+    for (int64_t p0 = 0; p0 < K2; p0 += 8) {
+      const int64_t k0 = 2 * p0, k1e = std::min(k0 + 16, K);
+      const int64_t lo = (k0 * pf.len / K) & ~int64_t{15}, hi = k1e * pf.len / K;
+      #pragma GCC unroll 32
+      for (int m = 0; m < MR; ++m)
+        for (int64_t q = lo; q < hi; q += 16) __builtin_prefetch(pf.p + m * pf.ld + q, 0, 3);
+      const int64_t pe = std::min(p0 + 8, K2);
+      for (int64_t p = p0; p < pe; ++p) pair(p);
+    }
+  }
+  if (K & 1) {
+    const __m512 b = _mm512_loadu_ps(Bi + 16 * K2); /* odd lanes zero */
+    #pragma GCC unroll 32
+    for (int m = 0; m < MR; ++m) {
+      const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + K - 1;
+      acc[m] = _mm512_fmadd_ps(_mm512_set1_ps(base[m / 4][off]), b, acc[m]);
+    }
+  }
+  #pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) {
+    const __m512 sum = _mm512_add_ps(acc[m], _mm512_shuffle_ps(acc[m], acc[m], 0xB1)); /* lane 2j + lane 2j+1 */
+    _mm256_storeu_ps(C + 8 * m, _mm512_extractf32x8_ps(_mm512_maskz_compress_ps(0x5555, sum), 0));
+  }
+}
+
+template <bool PF>
+inline void k1_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, float* C, Companion pf) {
+  constexpr int MR = 8;
+  int64_t m = 0;
+  for (; m + MR <= M; m += MR) {
+    k1_block<MR, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    if constexpr (PF) pf.p += MR * pf.ld;
+  }
+  for (; m < M; ++m) {
+    k1_block<1, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    if constexpr (PF) pf.p += pf.ld;
+  }
+}
+
+inline void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, float* C, Companion pf) {
+  if (pf.p != nullptr)
+    k1_rows<true>(M, K, A, lda, Bi, C, pf);
+  else
+    k1_rows<false>(M, K, A, lda, Bi, C, pf);
+}
+
+/* C[2 KP x 8] += A[M x 2 KP]^T * B[M x 8] (A row stride lda) from Bd (B's rows with every element
+ * duplicated, M x 16); KP accumulators held over the whole block. ODD: a single last row of C. */
+template <int KP, bool ODD>
+__attribute__((always_inline)) inline void k3_block(int64_t M, const float* __restrict A, int64_t lda,
+                                                    const float* __restrict Bd, float* __restrict C) {
+  __m512 acc[KP];
+  #pragma GCC unroll 32
+  for (int q = 0; q < KP; ++q) acc[q] = _mm512_setzero_ps();
+  for (int64_t m = 0; m < M; ++m) {
+    const __m512 b = _mm512_loadu_ps(Bd + 16 * m);
+    const float* a = A + m * lda;
+    #pragma GCC unroll 32
+    for (int q = 0; q < KP; ++q)
+      acc[q] = _mm512_fmadd_ps(ODD ? _mm512_set1_ps(a[0]) : bcast2(a + 2 * q), b, acc[q]);
+  }
+  const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  #pragma GCC unroll 32
+  for (int q = 0; q < KP; ++q) {
+    const __m512 v = _mm512_permutexvar_ps_(idx, acc[q]); /* [C[k, 0..7], C[k+1, 0..7]] */
+    if (ODD)
+      _mm256_storeu_ps(C, _mm256_add_ps(_mm256_loadu_ps(C), _mm512_extractf32x8_ps(v, 0)));
+    else
+      _mm512_storeu_ps(C + 16 * q, _mm512_add_ps(_mm512_loadu_ps(C + 16 * q), v));
+  }
+}
+
+inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C, Lookahead* la) {
+  constexpr int KP = 24; /* 48 rows of C in 24 accumulators */
+  int64_t k = 0;
+  for (; k + 2 * KP <= K; k += 2 * KP) {
+    k3_block<KP, false>(M, A + k, lda, Bd, C + 8 * k);
+    if (la != nullptr) la->step();
+  }
+  for (; k + 2 <= K; k += 2) k3_block<1, false>(M, A + k, lda, Bd, C + 8 * k);
+  if (k < K) k3_block<1, true>(M, A + k, lda, Bd, C + 8 * k);
+}
+
+/* B[M x 8] -> Bd[M x 16], every element twice. */
+inline void duplicate(int64_t M, const float* B, float* Bd) {
+  const __m512i idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  for (int64_t m = 0; m < M; ++m)
+    _mm512_storeu_ps(Bd + 16 * m, _mm512_permutexvar_ps_(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * m), 0)));
+}
+
+}  // namespace rank8
 }  // namespace avx512_impl
 #pragma GCC pop_options
 #endif
@@ -183,7 +328,7 @@ int64_t bwd_block_rows(int64_t n_in, int64_t n_out, int64_t rp, bool ahead) {
 
 /* Grow-only thread-local scratch: after the first call of a given size nothing is allocated. */
 float* scratch(int slot, size_t n) {
-  thread_local std::vector<float> bufs[4];
+  thread_local std::vector<float> bufs[5];
   std::vector<float>& b = bufs[slot];
   if (b.size() < n) b.resize(n);
   return b.data();
@@ -201,12 +346,17 @@ struct Padded {
    * docs/kernels-linear.md). */
   int64_t ldut, ldvt;
   const float* sp;   /* rp, zeros beyond r */
+  /* Up and Vp with rows interleaved in pairs (rank8::interleave_pairs), for the AVX-512 k1 at rp = 8;
+   * null otherwise. */
+  const float* Upi;
+  const float* Vpi;
 };
 
 /* Which padded forms of the factors a pass reads: the forward k1 reads Vp and its k2 Upt; the
- * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. */
+ * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. `pairs`: the level's k1 reads
+ * the interleaved forms at rp = 8 (Impl::kPairs). */
 struct Needs {
-  bool up, vp, ut, vt;
+  bool up, vp, ut, vt, pairs;
 };
 
 /* Caller-thread copies of the factors padded to rp columns (zeros), and their transposes, only those
@@ -222,8 +372,12 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
   p.ldut = debora::odd_line_stride(n_out);
   p.ldvt = debora::odd_line_stride(n_in);
+  const bool pairs = need.pairs && rp == 8;
+  const auto paired = [](int64_t rows) { return (rows + 1) / 2 * 16; };
   float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
-                                              (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp));
+                                              (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp +
+                                              (pairs && need.up ? paired(n_out) : 0) +
+                                              (pairs && need.vp ? paired(n_in) : 0)));
   /* rows x r (row-major) -> rows x rp with zero columns r .. rp. */
   auto pad_rows = [&](const float* src, int64_t rows) {
     float* dst = buf;
@@ -252,6 +406,18 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   std::memcpy(sp, s, sizeof(float) * static_cast<size_t>(r));
   std::memset(sp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
   p.sp = sp;
+  buf += rp;
+#if DEBORA_X86
+  if (pairs && need.up) {
+    avx512_impl::rank8::interleave_pairs(p.Up, n_out, buf);
+    p.Upi = buf;
+    buf += paired(n_out);
+  }
+  if (pairs && need.vp) {
+    avx512_impl::rank8::interleave_pairs(p.Vp, n_in, buf);
+    p.Vpi = buf;
+  }
+#endif
   return p;
 }
 
@@ -302,7 +468,7 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
   float* Zs = Zb + MB * rp;
   for (int64_t m0 = b; m0 < e; m0 += MB) {
     const int64_t M = std::min(MB, e - m0);
-    Impl::k1(M, n_in, X + m0 * n_in, n_in, p.Vp, rp, Zb, Companion{});
+    Impl::k1(M, n_in, X + m0 * n_in, n_in, p.Vp, p.Vpi, rp, Zb, Companion{});
     if (Z != nullptr)
       for (int64_t m = 0; m < M; ++m)
         std::memcpy(Z + (m0 + m) * r, Zb + m * rp, sizeof(float) * static_cast<size_t>(r));
@@ -346,9 +512,9 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
       for (int64_t m = 0; m < M; ++m) std::memcpy(Zb + m * rp, Z + (m0 + m) * r, sizeof(float) * static_cast<size_t>(r));
       if (m0 == b) pf = Companion{Xb, n_in, n_in};
     } else {
-      Impl::k1(M, n_in, Xb, n_in, p.Vp, rp, Zb, Companion{});
+      Impl::k1(M, n_in, Xb, n_in, p.Vp, p.Vpi, rp, Zb, Companion{});
     }
-    Impl::k1(M, n_out, dYb, n_out, p.Up, rp, Tb, pf);
+    Impl::k1(M, n_out, dYb, n_out, p.Up, p.Upi, rp, Tb, pf);
     Impl::colsum_product(M, rp, Zb, Tb, part.ds);
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
     Impl::scale_rows(M, rp, Tb, p.sp, Ts);
@@ -369,7 +535,8 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
 }
 
 struct ScalarImpl {
-  static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
+  static constexpr bool kPairs = false;
+  static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*, int64_t rp, float* C,
                  Companion pf) {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
@@ -392,8 +559,9 @@ struct ScalarImpl {
 
 #if DEBORA_X86
 struct Avx2Impl {
-  DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                    float* C, Companion pf) {
+  static constexpr bool kPairs = false;
+  DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*,
+                                    int64_t rp, float* C, Companion pf) {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
@@ -412,12 +580,14 @@ struct Avx2Impl {
     avx2_impl::colsum_product(M, rp, Z, T, acc);
   }
 };
-/* The rank is padded to 8 at both levels; under AVX-512 the k1 and k3 columns run in 16-lane tiles
- * and a last 8 (rp = 8, 24, 40, ...) in the AVX2 copy's 8-lane tiles. k2 vectorises along the
- * output columns, so it needs no split. */
+/* The rank is padded to 8 at both levels. Under AVX-512, rp = 8 takes the rank-8 kernels (two k per
+ * vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8 (rp = 24, 40, ...) in the
+ * AVX2 copy's 8-lane tiles. k2 vectorises along the output columns, so it needs no split. */
 struct Avx512Impl {
-  DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                      float* C, Companion pf) {
+  static constexpr bool kPairs = true;
+  DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B,
+                                      const float* Bi, int64_t rp, float* C, Companion pf) {
+    if (rp == 8 && Bi != nullptr) return avx512_impl::rank8::k1(M, K, A, lda, Bi, C, pf);
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k1(M, K, A, lda, B, rp, C, pf, full);
     if (full < rp) avx2_impl::k1(M, K, A, lda, B + full, rp, C + full, full > 0 ? Companion{} : pf, rp - full);
@@ -429,6 +599,11 @@ struct Avx512Impl {
   }
   DEBORA_TARGET_AVX512 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
                                       float* C, Lookahead* la) {
+    if (rp == 8) {
+      float* Bd = scratch(4, static_cast<size_t>(16 * M));
+      avx512_impl::rank8::duplicate(M, B, Bd);
+      return avx512_impl::rank8::k3(M, K, A, lda, Bd, C, la);
+    }
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, la, full);
     if (full < rp) avx2_impl::k3(M, K, A, lda, B + full, rp, C + full, full > 0 ? nullptr : la, rp - full);
@@ -451,7 +626,7 @@ constexpr int64_t MIN_ROWS_PER_CHUNK = 2 * MB;
 template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
              const float* s, float* Y, bool accumulate, float* Z, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{false, true, true, false});
+  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{false, true, true, false, Impl::kPairs});
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const bool ahead = N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   debora::parallel_for(N, MIN_ROWS_PER_CHUNK, [&](int64_t b, int64_t e) {
@@ -463,7 +638,7 @@ template <class Impl>
 void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
               const float* s, const float* dY, const float* Z, float* dX, bool accumulate_dx, float* dU, float* dV,
               float* ds, float* dots, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr});
+  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr, Impl::kPairs});
   const int64_t rp = p.rp;
   /* Fixed chunking (independent of scheduling) so partial sums reduce in a deterministic order. */
   const int64_t threads = debora::pool_size();
