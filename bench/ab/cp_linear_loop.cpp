@@ -1,5 +1,5 @@
 // cp_linear_loop.cpp — one side of bench/ab.sh cp_linear: runs cp_linear fwd + bwd (Z reused, 768 -> 768,
-// two threads) on seeded data for a given time and prints the median ms of the forward, the backward and the pair. Built twice:
+// two threads, or T=<n> in the environment) on seeded data for a given time and prints the median ms of the forward, the backward and the pair. Built twice:
 // with -DOLD against the kernels of an older revision (symbols renamed), and against the working tree.
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +18,7 @@ extern "C" debora_status old_bwd(int64_t, int64_t, int64_t, int64_t, const float
 #endif
 int main(int argc, char** argv) {
   const int64_t N = atoi(argv[1]), r = atoi(argv[2]), nin = 768, nout = 768; const double secs = atof(argv[3]);
-  debora_set_num_threads(2);
+  debora_set_num_threads(getenv("T") ? atoi(getenv("T")) : 2);
   std::vector<float> X(N * nin), dY(N * nout), Y(N * nout), dX(N * nin), U(nout * r), V(nin * r), s(r), Z(N * r), dU(nout * r), dV(nin * r), ds(r);
   unsigned v = 1; auto rnd = [&] { v = v * 1664525u + 1013904223u; return (v >> 8) / 16777216.0f * 2 - 1; };
   for (auto& x : X) x = rnd(); for (auto& x : dY) x = rnd(); for (auto& x : U) x = rnd(); for (auto& x : V) x = rnd(); for (auto& x : s) x = 0.1f + std::abs(rnd());
