@@ -156,7 +156,7 @@ struct Avx512Traits {
     else if (n > 0) _mm512_mask_storeu_ps(p, mask(n), v);
   }
   /* Register tiles for 32 registers. */
-  static constexpr int k1_mr(int cv) { return cv == 4 ? 6 : cv == 2 ? 12 : 8; }
+  static constexpr int k1_mr(int cv) { return cv == 4 ? 6 : cv == 2 ? 8 : 12; }
   static constexpr int k2_mr = 6, k2_nv = 4;
   static constexpr int k3_kr(int cv) { return cv == 2 ? 12 : 24; }
 };
@@ -249,6 +249,10 @@ inline void k1_rows(int64_t M, int64_t K, const float* A, int64_t lda, const flo
   for (; m + MR <= M; m += MR) {
     k1_block<MR, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
     if constexpr (PF) pf.p += MR * pf.ld;
+  }
+  for (; m + 4 <= M; m += 4) {
+    k1_block<4, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    if constexpr (PF) pf.p += 4 * pf.ld;
   }
   for (; m < M; ++m) {
     k1_block<1, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
