@@ -157,7 +157,7 @@ struct Avx512Traits {
   }
   /* Register tiles for 32 registers. */
   static constexpr int k1_mr(int cv) { return cv == 4 ? 6 : cv == 2 ? 8 : 12; }
-  static constexpr int k2_mr = 6, k2_nv = 4;
+  static constexpr int k2_mr = 8, k2_nv = 3;
   static constexpr int k3_kr(int cv) { return cv == 2 ? 12 : 24; }
 };
 namespace avx512_impl {
