@@ -218,7 +218,8 @@ __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __re
     for (int64_t p = 0; p < K2; ++p) pair(p);
   } else {
     for (int64_t p0 = 0; p0 < K2; p0 += 8) {
-      const int64_t k0 = 2 * p0, k1e = std::min(k0 + 16, K);
+      /* the last chunk's lines reach to K (an odd K's last column is read after the pairs) */
+      const int64_t k0 = 2 * p0, k1e = p0 + 8 >= K2 ? K : k0 + 16;
       const int64_t lo = (k0 * pf.len / K) & ~int64_t{15}, hi = k1e * pf.len / K;
       #pragma GCC unroll 32
       for (int m = 0; m < MR; ++m)
@@ -293,8 +294,13 @@ __attribute__((always_inline)) inline void k3_block(int64_t M, const float* __re
   }
 }
 
+constexpr int kK3Pairs = 24; /* k3: 48 rows of C in 24 accumulators */
+
+/* Lookahead::step calls of one k3 (one per full tile). */
+inline int64_t k3_steps(int64_t K) { return K / (2 * kK3Pairs); }
+
 inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C, Lookahead* la) {
-  constexpr int KP = 24; /* 48 rows of C in 24 accumulators */
+  constexpr int KP = kK3Pairs;
   int64_t k = 0;
   for (; k + 2 * KP <= K; k += 2 * KP) {
     k3_block<KP, false>(M, A + k, lda, Bd, C + 8 * k);
@@ -425,12 +431,6 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   return p;
 }
 
-/* What the rank is padded to: 8 under AVX2 and AVX-512 (AVX-512 runs a last 8 columns in 8-lane
- * tiles rather than padding r = 8 to 16, which would double k2's work), 1 for scalar code. */
-int64_t pad_width() {
-  return debora::simd_dispatch([] { return int64_t{8}; }, [] { return int64_t{8}; }, [] { return int64_t{1}; });
-}
-
 debora_status validate(const char* op, int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
                        const float* U, const float* V, const float* s) {
   debora_status st;
@@ -460,10 +460,6 @@ void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t
   }
 }
 
-/* Approximate numbers of register blocks (Lookahead::step calls) in one k2 / k3 call. */
-int64_t k2_steps(int64_t M, int64_t N) { return (M / 4) * (N / 24); }
-int64_t k3_steps(int64_t K, int64_t rp) { return ((rp + 15) / 16) * (K / 6); }
-
 template <class Impl>
 void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p, float* Y,
               bool accumulate, bool stream, bool ahead, float* Z) {
@@ -480,7 +476,7 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     /* The next block's X is fetched while this block's output is computed. */
     Lookahead la;
     if (ahead) la.add(X + (m0 + M) * n_in, std::min(MB, e - m0 - M), n_in, n_in);
-    la.plan(k2_steps(M, n_out));
+    la.plan(Impl::k2_steps(M, n_out));
     if (stream)
       k2_streamed<Impl>(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, &la);
     else
@@ -527,7 +523,7 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     const int64_t next = ahead ? std::min(mb, e - m0 - M) : 0;
     la.add(dYb + M * n_out, next, n_out, n_out);
     la.add(Xb + M * n_in, next, n_in, n_in);
-    la.plan(k3_steps(n_out, rp) + k3_steps(n_in, rp) + (dX != nullptr ? k2_steps(M, n_in) : 0));
+    la.plan(Impl::k3_steps(n_out, rp) + Impl::k3_steps(n_in, rp) + (dX != nullptr ? Impl::k2_steps(M, n_in) : 0));
     Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU, &la);
     Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV, &la);
     if (dX != nullptr && stream)
@@ -538,8 +534,17 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
   if (stream) debora::stream_fence();
 }
 
+/* Each Impl says what the rank is padded to (kPad: 8 under AVX2 and AVX-512, where AVX-512 runs a last
+ * 8 columns in 8-lane tiles rather than padding r = 8 to 16, which would double k2's work; 1 for scalar
+ * code), whether its k1 reads the interleaved factors at rp = 8 (kPairs), and how many Lookahead steps
+ * its k2 and k3 make (so the next block's lines are spread over the whole of them). The padding comes
+ * from the Impl, not from a second reading of the SIMD level, which another thread may change
+ * (setSimd) while an async call runs. */
 struct ScalarImpl {
+  static constexpr int64_t kPad = 1;
   static constexpr bool kPairs = false;
+  static int64_t k2_steps(int64_t M, int64_t N) { return scalar_impl::k2_steps(M, N); }
+  static int64_t k3_steps(int64_t K, int64_t rp) { return scalar_impl::k3_steps(K, rp); }
   static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*, int64_t rp, float* C,
                  Companion pf) {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
@@ -563,7 +568,10 @@ struct ScalarImpl {
 
 #if DEBORA_X86
 struct Avx2Impl {
+  static constexpr int64_t kPad = 8;
   static constexpr bool kPairs = false;
+  static int64_t k2_steps(int64_t M, int64_t N) { return avx2_impl::k2_steps(M, N); }
+  static int64_t k3_steps(int64_t K, int64_t rp) { return avx2_impl::k3_steps(K, rp); }
   DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*,
                                     int64_t rp, float* C, Companion pf) {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
@@ -588,7 +596,14 @@ struct Avx2Impl {
  * vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8 (rp = 24, 40, ...) in the
  * AVX2 copy's 8-lane tiles. k2 vectorises along the output columns, so it needs no split. */
 struct Avx512Impl {
+  static constexpr int64_t kPad = 8;
   static constexpr bool kPairs = true;
+  static int64_t k2_steps(int64_t M, int64_t N) { return avx512_impl::k2_steps(M, N); }
+  static int64_t k3_steps(int64_t K, int64_t rp) {
+    if (rp == 8) return avx512_impl::rank8::k3_steps(K);
+    const int64_t full = rp / 16 * 16; /* the AVX2 tail gets no Lookahead when full > 0 */
+    return full > 0 ? avx512_impl::k3_steps(K, full) : avx2_impl::k3_steps(K, rp);
+  }
   DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B,
                                       const float* Bi, int64_t rp, float* C, Companion pf) {
     if (rp == 8 && Bi != nullptr) return avx512_impl::rank8::k1(M, K, A, lda, Bi, C, pf);
@@ -629,8 +644,8 @@ constexpr int64_t MIN_ROWS_PER_CHUNK = 2 * MB;
 
 template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
-             const float* s, float* Y, bool accumulate, float* Z, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{false, true, true, false, Impl::kPairs});
+             const float* s, float* Y, bool accumulate, float* Z) {
+  const Padded p = pad_factors(n_in, n_out, r, Impl::kPad, U, V, s, Needs{false, true, true, false, Impl::kPairs});
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const bool ahead = N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   debora::parallel_for(N, MIN_ROWS_PER_CHUNK, [&](int64_t b, int64_t e) {
@@ -641,8 +656,8 @@ void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, 
 template <class Impl>
 void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
               const float* s, const float* dY, const float* Z, float* dX, bool accumulate_dx, float* dU, float* dV,
-              float* ds, float* dots, int64_t W) {
-  const Padded p = pad_factors(n_in, n_out, r, W, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr, Impl::kPairs});
+              float* ds, float* dots) {
+  const Padded p = pad_factors(n_in, n_out, r, Impl::kPad, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr, Impl::kPairs});
   const int64_t rp = p.rp;
   /* Fixed chunking (independent of scheduling) so partial sums reduce in a deterministic order. */
   const int64_t threads = debora::pool_size();
@@ -695,10 +710,9 @@ extern "C" debora_status debora_cp_linear_fwd_cpu(int64_t N, int64_t n_in, int64
     if (st != DEBORA_OK) return st;
     if (N > 0 && (st = debora::check_ptr(op, "Y", Y)) != DEBORA_OK) return st;
     if (N == 0) return DEBORA_OK;
-    const int64_t W = pad_width();
-    debora::simd_dispatch([&] { forward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); },
-                          [&] { forward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); },
-                          [&] { forward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z, W); });
+    debora::simd_dispatch([&] { forward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z); },
+                          [&] { forward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z); },
+                          [&] { forward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, Y, accumulate != 0, Z); });
     return DEBORA_OK;
   });
 }
@@ -715,11 +729,10 @@ extern "C" debora_status debora_cp_linear_bwd_cpu(int64_t N, int64_t n_in, int64
     if ((st = debora::check_ptr(op, "dU", dU)) != DEBORA_OK) return st;
     if ((st = debora::check_ptr(op, "dV", dV)) != DEBORA_OK) return st;
     if ((st = debora::check_ptr(op, "ds", ds)) != DEBORA_OK) return st;
-    const int64_t W = pad_width();
     debora::simd_dispatch(
-        [&] { backward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); },
-        [&] { backward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); },
-        [&] { backward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots, W); });
+        [&] { backward<Avx512Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots); },
+        [&] { backward<Avx2Impl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots); },
+        [&] { backward<ScalarImpl>(N, n_in, n_out, r, X, U, V, s, dY, Z, dX, accumulate_dx != 0, dU, dV, ds, dots); });
     return DEBORA_OK;
   });
 }

@@ -1,6 +1,7 @@
 // driver_cp_linear.cpp — C++ driver cases for op cp_linear (see driver.cpp): forward and backward
-// on small awkward shapes against a naive double reference, with 1 and 3 threads (so the
-// sanitizers see the pool and the per-chunk partials), and bad input leaving outputs untouched.
+// on small awkward shapes against a naive double reference, at every SIMD level this CPU has, with 1
+// and 3 threads (so the sanitizers see the pool and the per-chunk partials), the backward with Z and
+// dX given and without either, and bad input leaving outputs untouched.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,32 +46,48 @@ Ref reference(int64_t N, int64_t nin, int64_t nout, int64_t r, const std::vector
 }  // namespace
 
 void driver_cp_linear() {
-  // The last two have an output of >= 4 MiB (Y, then dX): streaming stores and look-ahead prefetch.
-  const int64_t shapes[][4] = {{1, 1, 1, 1},       {7, 9, 5, 3},      {65, 17, 8, 9},   {130, 12, 31, 17},
-                               {200, 5, 6, 40},    {1100, 7, 960, 5}, {1100, 961, 6, 3}};
-  for (int threads : {1, 3}) {
-    debora_set_num_threads(threads);
-    for (const auto& sh : shapes) {
-      const int64_t N = sh[0], nin = sh[1], nout = sh[2], r = sh[3];
-      auto X = driver::uniform(N * nin, 1, -1, 1), U = driver::uniform(nout * r, 2, -1, 1),
-           V = driver::uniform(nin * r, 3, -1, 1), s = driver::uniform(r, 4, 0.1f, 2), dY = driver::uniform(N * nout, 5, -1, 1);
-      Ref ref = reference(N, nin, nout, r, X, U, V, s, dY);
-      std::vector<float> Y(N * nout, NAN), Z(N * r, NAN), dX(N * nin, NAN), dU(nout * r, NAN), dV(nin * r, NAN), ds(r, NAN),
-          dots(r, NAN);
-      debora_status a = debora_cp_linear_fwd_cpu(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), 0, Z.data());
-      debora_status b = debora_cp_linear_bwd_cpu(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Z.data(),
-                                                 dX.data(), 0, dU.data(), dV.data(), ds.data(), dots.data());
-      // Inputs in [-1, 1], sums of at most a few hundred terms: 1e-4 relative is ~1000 roundings.
-      double e = std::max({driver::max_rel_err(Y.data(), ref.Y.data(), Y.size()),
-                           driver::max_rel_err(dX.data(), ref.dX.data(), dX.size()),
-                           driver::max_rel_err(dU.data(), ref.dU.data(), dU.size()),
-                           driver::max_rel_err(dV.data(), ref.dV.data(), dV.size()),
-                           driver::max_rel_err(ds.data(), ref.ds.data(), ds.size())});
-      driver::report("cp_linear fwd+bwd threads=" + std::to_string(threads) + " N=" + std::to_string(N) + " nin=" +
-                         std::to_string(nin) + " nout=" + std::to_string(nout) + " r=" + std::to_string(r),
-                     a == DEBORA_OK && b == DEBORA_OK && e < 1e-4, "max_rel_err=" + std::to_string(e));
+  // r = 8 and 16 exactly use the factors in place (and AVX-512's rank-8 kernels at r = 8, odd K
+  // included); 17, 40: a last 8 columns after 16-lane ones. The last two have an output of >= 4 MiB
+  // (Y, then dX): streaming stores and look-ahead prefetch.
+  const int64_t shapes[][4] = {{1, 1, 1, 1},     {7, 9, 5, 3},      {65, 17, 8, 9},     {130, 12, 31, 17},
+                               {130, 13, 31, 8}, {97, 33, 47, 16},  {200, 5, 6, 40},    {1100, 7, 960, 5},
+                               {1100, 961, 6, 3}};
+  const debora_simd best = debora_simd_supported();
+  for (int level = DEBORA_SIMD_SCALAR; level <= static_cast<int>(best); ++level) {
+    for (int threads : {1, 3}) {
+      debora_set_simd(static_cast<debora_simd>(level));
+      debora_set_num_threads(threads);
+      for (const auto& sh : shapes) {
+        const int64_t N = sh[0], nin = sh[1], nout = sh[2], r = sh[3];
+        auto X = driver::uniform(N * nin, 1, -1, 1), U = driver::uniform(nout * r, 2, -1, 1),
+             V = driver::uniform(nin * r, 3, -1, 1), s = driver::uniform(r, 4, 0.1f, 2), dY = driver::uniform(N * nout, 5, -1, 1);
+        Ref ref = reference(N, nin, nout, r, X, U, V, s, dY);
+        std::vector<float> Y(N * nout, NAN), Z(N * r, NAN), dX(N * nin, NAN), dU(nout * r, NAN), dV(nin * r, NAN), ds(r, NAN),
+            dots(r, NAN);
+        debora_status a = debora_cp_linear_fwd_cpu(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), 0, Z.data());
+        debora_status b = debora_cp_linear_bwd_cpu(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Z.data(),
+                                                   dX.data(), 0, dU.data(), dV.data(), ds.data(), dots.data());
+        // Without Z (recomputed from X) and without dX: the factor gradients must be the same.
+        std::vector<float> dU2(nout * r, NAN), dV2(nin * r, NAN), ds2(r, NAN);
+        debora_status c = debora_cp_linear_bwd_cpu(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), nullptr,
+                                                   nullptr, 0, dU2.data(), dV2.data(), ds2.data(), nullptr);
+        // Inputs in [-1, 1], sums of at most a few hundred terms: 1e-4 relative is ~1000 roundings.
+        double e = std::max({driver::max_rel_err(Y.data(), ref.Y.data(), Y.size()),
+                             driver::max_rel_err(dX.data(), ref.dX.data(), dX.size()),
+                             driver::max_rel_err(dU.data(), ref.dU.data(), dU.size()),
+                             driver::max_rel_err(dV.data(), ref.dV.data(), dV.size()),
+                             driver::max_rel_err(ds.data(), ref.ds.data(), ds.size()),
+                             driver::max_rel_err(dU2.data(), ref.dU.data(), dU2.size()),
+                             driver::max_rel_err(dV2.data(), ref.dV.data(), dV2.size()),
+                             driver::max_rel_err(ds2.data(), ref.ds.data(), ds2.size())});
+        driver::report(std::string("cp_linear fwd+bwd ") + debora_simd_name(static_cast<debora_simd>(level)) + " threads=" +
+                           std::to_string(threads) + " N=" + std::to_string(N) + " nin=" + std::to_string(nin) +
+                           " nout=" + std::to_string(nout) + " r=" + std::to_string(r),
+                       a == DEBORA_OK && b == DEBORA_OK && c == DEBORA_OK && e < 1e-4, "max_rel_err=" + std::to_string(e));
+      }
     }
   }
+  debora_set_simd(best);
   debora_set_num_threads(debora_hardware_threads());
 
   std::vector<float> X(12, 1), U(6, 1), V(6, 1), s{1, NAN}, Y(12, 7);
