@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cp_dense_simd.h"
 #include "internal.h"
 #include "simd.h"
 #if DEBORA_X86
@@ -73,17 +74,10 @@ struct Lookahead {
   }
 };
 
-/* ---- vector traits: the scalar one is always compiled; the AVX2 one only inside its pragma ---- */
-struct ScalarTraits {
-  using vec = float;
-  static constexpr int64_t W = 1;
-  static inline vec zero() { return 0.0f; }
-  static inline vec load(const float* p) { return *p; }
-  static inline void store(float* p, vec v) { *p = v; }
-  static inline vec set1(float x) { return x; }
-  static inline vec fma(vec a, vec b, vec c) { return a * b + c; }
-  static inline vec add(vec a, vec b) { return a + b; }
-  static inline vec mul(vec a, vec b) { return a * b; }
+/* ---- vector traits: the dense route's (cp_dense_simd.h: vec, W, load/store/set1/fma/add/mul) plus
+ * masked tails and this op's register-tile shapes. The scalar one is always compiled; the AVX ones
+ * only inside their pragmas. ---- */
+struct ScalarTraits : debora::dense::ScalarTraits {
   static inline vec load_partial(const float* p, int64_t n) { return n > 0 ? *p : 0.0f; }
   static inline void store_partial(float* p, vec v, int64_t n) {
     if (n > 0) *p = v;
@@ -101,16 +95,7 @@ using V = ScalarTraits;
 #if DEBORA_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-struct Avx2Traits {
-  using vec = __m256;
-  static constexpr int64_t W = 8;
-  static inline vec zero() { return _mm256_setzero_ps(); }
-  static inline vec load(const float* p) { return _mm256_loadu_ps(p); }
-  static inline void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
-  static inline vec set1(float x) { return _mm256_set1_ps(x); }
-  static inline vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-  static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
-  static inline vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+struct Avx2Traits : debora::dense::Avx2Traits {
   static inline __m256i mask(int64_t n) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n, 8))), idx);
@@ -137,16 +122,7 @@ using V = Avx2Traits;
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
-struct Avx512Traits {
-  using vec = __m512;
-  static constexpr int64_t W = 16;
-  static inline vec zero() { return _mm512_setzero_ps(); }
-  static inline vec load(const float* p) { return _mm512_loadu_ps(p); }
-  static inline void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
-  static inline vec set1(float x) { return _mm512_set1_ps(x); }
-  static inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-  static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
-  static inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+struct Avx512Traits : debora::dense::Avx512Traits {
   static inline __mmask16 mask(int64_t n) { return static_cast<__mmask16>((1u << std::min<int64_t>(n, 16)) - 1u); }
   static inline vec load_partial(const float* p, int64_t n) {
     if (n >= 16) return _mm512_loadu_ps(p);
@@ -177,7 +153,7 @@ namespace rank8 {
 
 /* vpermps without GCC 12's "undefined" pass-through operand (which -Wmaybe-uninitialized flags);
  * these run once per tile, not in the inner loops. */
-inline __m512 _mm512_permutexvar_ps_(__m512i idx, __m512 a) { return _mm512_permutex2var_ps(a, idx, a); }
+inline __m512 permute16(__m512i idx, __m512 a) { return _mm512_permutex2var_ps(a, idx, a); }
 
 inline __m512 bcast2(const float* p) {
   double d;
@@ -190,9 +166,9 @@ inline __m512 bcast2(const float* p) {
 inline void interleave_pairs(const float* B, int64_t K, float* Bi) {
   const __m512i idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   int64_t k = 0;
-  for (; k + 2 <= K; k += 2) _mm512_storeu_ps(Bi + 8 * k, _mm512_permutexvar_ps_(idx, _mm512_loadu_ps(B + 8 * k)));
+  for (; k + 2 <= K; k += 2) _mm512_storeu_ps(Bi + 8 * k, permute16(idx, _mm512_loadu_ps(B + 8 * k)));
   if (k < K)
-    _mm512_storeu_ps(Bi + 8 * k, _mm512_permutexvar_ps_(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * k), 0)));
+    _mm512_storeu_ps(Bi + 8 * k, permute16(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * k), 0)));
 }
 
 /* C[MR x 8] = A[MR x K] * B[K x 8] from Bi. Rows addressed as in the generic k1_block (one moving
@@ -288,7 +264,7 @@ __attribute__((always_inline)) inline void k3_block(int64_t M, const float* __re
   const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   #pragma GCC unroll 32
   for (int q = 0; q < KP; ++q) {
-    const __m512 v = _mm512_permutexvar_ps_(idx, acc[q]); /* [C[k, 0..7], C[k+1, 0..7]] */
+    const __m512 v = permute16(idx, acc[q]); /* [C[k, 0..7], C[k+1, 0..7]] */
     if (ODD)
       _mm256_storeu_ps(C, _mm256_add_ps(_mm256_loadu_ps(C), _mm512_extractf32x8_ps(v, 0)));
     else
@@ -316,7 +292,7 @@ inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B
 inline void duplicate(int64_t M, const float* B, float* Bd) {
   const __m512i idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   for (int64_t m = 0; m < M; ++m)
-    _mm512_storeu_ps(Bd + 16 * m, _mm512_permutexvar_ps_(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * m), 0)));
+    _mm512_storeu_ps(Bd + 16 * m, permute16(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * m), 0)));
 }
 
 }  // namespace rank8
