@@ -168,6 +168,7 @@ template <int VW>
 DEBORA_INLINE void write_output(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
                                 int64_t ldi, float* out, int64_t ldo, bool acc, float* stage, int64_t lds) {
   if (stage == nullptr) return mix_wide<VW>(M, K, P, A, lda, in, ldi, out, ldo, acc);
+  if (mix_wide_nt<VW>(M, K, P, A, lda, in, ldi, out, ldo)) return;
   constexpr int64_t MB = VW >= 16 ? 8 : 4;
   for (int64_t m = 0; m < M; m += MB) {
     const int64_t mb = std::min(MB, M - m);

@@ -29,8 +29,24 @@ struct Vt {
 template <int VW>
 DEBORA_INLINE float hsum(const typename Vt<VW>::V& v) {
   float t = 0;
+  #pragma GCC unroll 32
   for (int j = 0; j < VW; ++j) t += v[j];
   return t;
+}
+
+/* A non-temporal store of one vector to a VW-aligned address (at VW = 16 a whole cache line: the
+ * line goes to memory without being read first and without evicting the tile). Inline assembly,
+ * not an intrinsic, because these templates carry no target attribute of their own; only the
+ * NT = true instantiations, made inside the SIMD wrappers of cp_conv2d.cpp, emit it. */
+template <int VW>
+DEBORA_INLINE void nt_store(float* p, const typename Vt<VW>::V& v) {
+  using V = typename Vt<VW>::V;
+#if defined(__x86_64__) || defined(__i386__)
+  if constexpr (VW == 4) asm volatile("movntps %1, %0" : "=m"(*reinterpret_cast<V*>(p)) : "x"(v));
+  else asm volatile("vmovntps %1, %0" : "=m"(*reinterpret_cast<V*>(p)) : "v"(v));
+#else
+  *reinterpret_cast<V*>(p) = v;
+#endif
 }
 
 /* ---- depthwise rows --------------------------------------------------------------------------
@@ -130,6 +146,7 @@ struct DotAcc {
     using U = typename Vt<VW>::U;
     int64_t j = 0;
     for (; j + 4 * VW <= n; j += 4 * VW)
+      #pragma GCC unroll 32
       for (int q = 0; q < 4; ++q) acc[q] += CV_LD(x + j + q * VW) * CV_LD(y + j + q * VW);
     for (int q = 0; j + VW <= n; j += VW, ++q) acc[q] += CV_LD(x + j) * CV_LD(y + j);
     for (; j < n; ++j) tail += x[j] * y[j];
@@ -150,7 +167,7 @@ DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __res
  * out[m*ldo + p] (+)= sum_k A[k*lda + m] * in[k*ldi + p] for m < M, p < P. Blocks of MB outputs x
  * NB vectors of pixels stay in registers for the whole K loop: per k, NB loads and MB broadcasts
  * feed MB*NB FMAs. */
-template <int VW, int MB, int NB>
+template <int VW, int MB, int NB, bool NT = false>
 DEBORA_INLINE void mix_block(int64_t K, const float* __restrict A, int64_t lda, const float* __restrict in,
                              int64_t ldi, float* __restrict out, int64_t ldo, bool acc) {
   using V = typename Vt<VW>::V;
@@ -160,16 +177,22 @@ DEBORA_INLINE void mix_block(int64_t K, const float* __restrict A, int64_t lda, 
     const float* ik = in + k * ldi;
     const float* ak = A + k * lda;
     V x[NB];
+    #pragma GCC unroll 32
     for (int n = 0; n < NB; ++n) x[n] = CV_LD(ik + n * VW);
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m) {
       const V a = CV_SPLAT(ak[m]);
+      #pragma GCC unroll 32
       for (int n = 0; n < NB; ++n) c[m][n] += a * x[n];
     }
   }
+  #pragma GCC unroll 32
   for (int m = 0; m < MB; ++m)
+    #pragma GCC unroll 32
     for (int n = 0; n < NB; ++n) {
       float* o = out + m * ldo + n * VW;
-      if (acc) CV_ST(o) = CV_LD(o) + c[m][n];
+      if constexpr (NT) nt_store<VW>(o, c[m][n]);
+      else if (acc) CV_ST(o) = CV_LD(o) + c[m][n];
       else CV_ST(o) = c[m][n];
     }
 }
@@ -211,29 +234,44 @@ DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t 
     }
 }
 
-/* MB output rows over all P pixels. */
-template <int VW, int MB>
+/* MB output rows over all P pixels: pixels [0, head) and the last P % VW one at a time, the rest in
+ * blocks of NB or 1 vectors (with NT: streamed, so out + head must be VW-aligned, and ldo a multiple
+ * of VW). */
+template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
-                             float* out, int64_t ldo, bool acc) {
+                             float* out, int64_t ldo, bool acc, int64_t head) {
   constexpr int NB = 3;
-  int64_t p = 0;
-  for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB>(K, A, lda, in + p, ldi, out + p, ldo, acc);
-  for (; p + VW <= P; p += VW) mix_block<VW, MB, 1>(K, A, lda, in + p, ldi, out + p, ldo, acc);
-  for (; p < P; ++p)
+  auto one = [&](int64_t p) {
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m) {
       float t = 0;
       for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + p];
       out[m * ldo + p] = acc ? out[m * ldo + p] + t : t;
     }
+  };
+  int64_t p = 0;
+  for (; p < head && p < P; ++p) one(p);
+  for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p + VW <= P; p += VW) mix_block<VW, MB, 1, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p < P; ++p) one(p);
 }
 
-template <int VW, int MB>
+template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip_rest(int64_t rest, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
-                                  int64_t ldi, float* out, int64_t ldo, bool acc) {
+                                  int64_t ldi, float* out, int64_t ldo, bool acc, int64_t head) {
   if constexpr (MB > 0) {
-    if (rest == MB) mix_strip<VW, MB>(K, P, A, lda, in, ldi, out, ldo, acc);
-    else mix_strip_rest<VW, MB - 1>(rest, K, P, A, lda, in, ldi, out, ldo, acc);
+    if (rest == MB) mix_strip<VW, MB, NT>(K, P, A, lda, in, ldi, out, ldo, acc, head);
+    else mix_strip_rest<VW, MB - 1, NT>(rest, K, P, A, lda, in, ldi, out, ldo, acc, head);
   }
+}
+
+template <int VW, bool NT>
+DEBORA_INLINE void mix_wide_as(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
+                               int64_t ldi, float* out, int64_t ldo, bool acc, int64_t head) {
+  constexpr int MB = VW >= 16 ? 8 : 4;
+  int64_t m = 0;
+  for (; m + MB <= M; m += MB) mix_strip<VW, MB, NT>(K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc, head);
+  if (m < M) mix_strip_rest<VW, MB - 1, NT>(M - m, K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc, head);
 }
 
 /* Row-block outer, pixels inner: for a small K (the 1x1 convolutions r -> F and r -> C that write Y
@@ -241,10 +279,22 @@ DEBORA_INLINE void mix_strip_rest(int64_t rest, int64_t K, int64_t P, const floa
 template <int VW>
 DEBORA_INLINE void mix_wide(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
                             int64_t ldi, float* out, int64_t ldo, bool acc) {
-  constexpr int MB = VW >= 16 ? 8 : 4;
-  int64_t m = 0;
-  for (; m + MB <= M; m += MB) mix_strip<VW, MB>(K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
-  if (m < M) mix_strip_rest<VW, MB - 1>(M - m, K, P, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+  mix_wide_as<VW, false>(M, K, P, A, lda, in, ldi, out, ldo, acc, 0);
+}
+
+/* mix_wide overwriting `out` with non-temporal stores, when every row starts at the same offset from
+ * a VW-aligned address (ldo a multiple of VW); false (nothing written) otherwise. The stores leave
+ * the core while the next block computes, instead of in a copy phase of their own; the caller
+ * fences (stream.h) before the result is read. */
+template <int VW>
+DEBORA_INLINE bool mix_wide_nt(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in,
+                               int64_t ldi, float* out, int64_t ldo) {
+  if (ldo % VW != 0) return false;
+  constexpr uintptr_t kBytes = VW * sizeof(float);
+  const uintptr_t off = reinterpret_cast<uintptr_t>(out) % kBytes;  // a multiple of sizeof(float)
+  const int64_t head = static_cast<int64_t>((kBytes - off) % kBytes / sizeof(float));
+  mix_wide_as<VW, true>(M, K, P, A, lda, in, ldi, out, ldo, false, head);
+  return true;
 }
 
 /* ---- dots: many dot products over pixels ------------------------------------------------------
@@ -258,7 +308,9 @@ DEBORA_INLINE void dots_block(int64_t P, const float* __restrict A, int64_t lda,
   using V = typename Vt<VW>::V;
   using U = typename Vt<VW>::U;
   V c[MB][NB];
+  #pragma GCC unroll 32
   for (int m = 0; m < MB; ++m)
+    #pragma GCC unroll 32
     for (int n = 0; n < NB; ++n) {
       if constexpr (VEC) c[m][n] = CV_LD(D + (m * ldd + n) * VW);
       else c[m][n] = V{};
@@ -266,24 +318,34 @@ DEBORA_INLINE void dots_block(int64_t P, const float* __restrict A, int64_t lda,
   int64_t p = 0;
   for (; p + VW <= P; p += VW) {
     V a[MB], b[NB];
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m) a[m] = CV_LD(A + m * lda + p);
+    #pragma GCC unroll 32
     for (int n = 0; n < NB; ++n) b[n] = CV_LD(B + n * ldb + p);
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m)
+      #pragma GCC unroll 32
       for (int n = 0; n < NB; ++n) c[m][n] += a[m] * b[n];
   }
   if constexpr (VEC) {
     /* Only a remainder touches a single lane: inserting into a vector makes GCC spill all of them. */
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m)
+      #pragma GCC unroll 32
       for (int n = 0; n < NB; ++n) CV_ST(D + (m * ldd + n) * VW) = c[m][n];
     if (p < P)
+      #pragma GCC unroll 32
       for (int m = 0; m < MB; ++m)
+        #pragma GCC unroll 32
         for (int n = 0; n < NB; ++n) {
           float t = 0;
           for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
           D[(m * ldd + n) * VW] += t;
         }
   } else {
+    #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m)
+      #pragma GCC unroll 32
       for (int n = 0; n < NB; ++n) {
         float t = 0;
         for (int64_t q = p; q < P; ++q) t += A[m * lda + q] * B[n * ldb + q];
