@@ -186,26 +186,25 @@ DEBORA_INLINE void chain(const Ctx& c, const Tile& t, const float* Xp, int64_t x
                          float* Z3) {
   const int64_t nIn = t.ihi - t.ilo, nR = t.oh1 - t.oh0, r = c.r, W = c.W, Wp = c.Wp, Wo = c.Wo;
   if (nIn > 0) mix<VW>(r, c.C, nIn * W, c.U2, r, Xp + (t.ilo - xrow0) * W, c.ldx, Z1, c.ldz1, false);
-  Taps<VW> taps;
   for (int64_t i = 0; i < r; ++i)
     for (int64_t tt = 0; tt < nR; ++tt) {
       float* row = Z2p + (i * nR + tt) * Wp;
       std::fill(row, row + c.pw, 0.0f);
       std::fill(row + c.pw + W, row + Wp, 0.0f);
-      const int64_t oh = t.oh0 + tt;
-      for (int64_t a = 0; a < c.kh; ++a) {
-        const int64_t ih = oh * c.sh - c.ph + a * c.dh;
-        if (ih >= 0 && ih < c.H) taps.add(Z1 + i * c.ldz1 + (ih - t.ilo) * W, c.U3[a * r + i], W, row + c.pw);
-      }
-      taps.finish(W, row + c.pw);
+      /* The taps a whose input row ih = oh sh - ph + a dh lies in [0, H): a contiguous range. */
+      const int64_t ih0 = (t.oh0 + tt) * c.sh - c.ph;
+      int64_t a0 = 0, a1;
+      while (a0 < c.kh && ih0 + a0 * c.dh < 0) ++a0;
+      for (a1 = a0; a1 < c.kh && ih0 + a1 * c.dh < c.H;) ++a1;
+      comb<VW>(W, a1 - a0, Z1 + i * c.ldz1 + (ih0 + a0 * c.dh - t.ilo) * W, c.dh * W, c.U3 + a0 * r + i, r, 1.0f,
+               row + c.pw);
     }
   for (int64_t i = 0; i < r; ++i)
     for (int64_t tt = 0; tt < nR; ++tt) {
       const float* z2 = Z2p + (i * nR + tt) * Wp;
       float* z3 = Z3 + i * c.ldz3 + tt * Wo;
       if (c.sw == 1) {
-        for (int64_t b = 0; b < c.kw; ++b) taps.add(z2 + b * c.dw, c.U4[b * r + i], Wo, z3);
-        taps.finish(Wo, z3);
+        comb<VW>(Wo, c.kw, z2, c.dw, c.U4 + i, r, 1.0f, z3);
       } else {
         std::fill(z3, z3 + Wo, 0.0f);
         for (int64_t b = 0; b < c.kw; ++b) {
@@ -270,7 +269,6 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
    * owned rows; s_i is applied to the taps and to the sums rather than to T. Stride 1 (the common
    * case) gathers each G2p row from shifted T rows; other strides scatter. */
   const int64_t M = (c.kw - 1) * c.dw;
-  Taps<VW> taps;
   for (int64_t i = 0; i < r; ++i) {
     const float si = c.s[i];
     const float* Ti = T + i * c.ldt;
@@ -303,9 +301,7 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
       float* g2 = G2p + (i * nT + tt) * Wp;
       if (c.sw == 1) {
         /* g2[x] = sum_b s_i U4[b,i] g3[x - b dw], x < Wp = Wo + M. */
-        const float* row = margin + tt * (Wo + M) + M;
-        for (int64_t b = 0; b < c.kw; ++b) taps.add(row - b * c.dw, si * c.U4[b * r + i], Wp, g2);
-        taps.finish(Wp, g2);
+        comb<VW>(Wp, c.kw, margin + tt * (Wo + M) + M, -c.dw, c.U4 + i, r, si, g2);
       } else {
         std::fill(g2, g2 + Wp, 0.0f);
         for (int64_t b = 0; b < c.kw; ++b) {
@@ -327,14 +323,21 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
       pU3[a * r + i] += d.sum();
     }
     for (int64_t ih = t.own_lo; ih < t.own_hi; ++ih) {
-      float* g1 = G1 + i * c.ldg1 + (ih - t.own_lo) * W;
+      /* The taps a for which ih is the input row a of some output row oh in [ohs, oh1): ih + ph - a dh
+       * = oh sh. They form an arithmetic progression in a (step sh / gcd(sh, dh)) along which oh
+       * falls by a constant, so the G2 rows they read are equally spaced too. */
+      int64_t first = -1, step = 0, k = 0, tt0 = 0, dtt = 0;
       for (int64_t a = 0; a < c.kh; ++a) {
         const int64_t num = ih + c.ph - a * c.dh;  // = oh * sh for the output row oh this tap reads ih from
         if (num < 0 || num % c.sh != 0) continue;
         const int64_t tt = num / c.sh - t.ohs;
-        if (tt >= 0 && tt < nT) taps.add(G2p + (i * nT + tt) * Wp + c.pw, c.U3[a * r + i], W, g1);
+        if (tt < 0 || tt >= nT) continue;
+        if (k == 0) first = a, tt0 = tt;
+        else if (k == 1) step = a - first, dtt = tt - tt0;
+        ++k;
       }
-      taps.finish(W, g1);
+      comb<VW>(W, k, G2p + (i * nT + tt0) * Wp + c.pw, dtt * Wp, c.U3 + std::max<int64_t>(first, 0) * r + i, step * r,
+               1.0f, G1 + i * c.ldg1 + (ih - t.own_lo) * W);
     }
   }
   if (nOwn == 0) return;
@@ -375,15 +378,23 @@ DEBORA_INLINE void bwd_tasks(const Ctx& c, int64_t begin, int64_t end, double* g
   else bwd_tasks_as<VW, false>(c, begin, end, group);
 }
 
+/* The wrappers keep GCC from turning the short row loops of the depthwise stages (zero pads, row
+ * copies of a few vectors) into memset / memmove calls: a library call per 32-float row cost more
+ * than the row. */
+#define DEBORA_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #if DEBORA_X86
-DEBORA_TARGET_AVX512 void fwd_avx512(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<16>(c, b, e); }
-DEBORA_TARGET_AVX2 void fwd_avx2(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<8>(c, b, e); }
-DEBORA_TARGET_AVX512 void bwd_avx512(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<16>(c, b, e, g); }
-DEBORA_TARGET_AVX2 void bwd_avx2(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<8>(c, b, e, g); }
+DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX512 void fwd_avx512(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<16>(c, b, e); }
+DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX2 void fwd_avx2(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<8>(c, b, e); }
+DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX512 void bwd_avx512(const Ctx& c, int64_t b, int64_t e, double* g) {
+  bwd_tasks<16>(c, b, e, g);
+}
+DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX2 void bwd_avx2(const Ctx& c, int64_t b, int64_t e, double* g) {
+  bwd_tasks<8>(c, b, e, g);
+}
 #endif
 /* Baseline: 4-wide generic vectors (SSE2 on x86-64, whatever the compiler lowers them to elsewhere). */
-void fwd_base(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<4>(c, b, e); }
-void bwd_base(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<4>(c, b, e, g); }
+DEBORA_NO_LIBCALLS void fwd_base(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<4>(c, b, e); }
+DEBORA_NO_LIBCALLS void bwd_base(const Ctx& c, int64_t b, int64_t e, double* g) { bwd_tasks<4>(c, b, e, g); }
 
 using FwdFn = void (*)(const Ctx&, int64_t, int64_t);
 using BwdFn = void (*)(const Ctx&, int64_t, int64_t, double*);

@@ -53,52 +53,87 @@ DEBORA_INLINE void nt_store(float* p, const typename Vt<VW>::V& v) {
  * The kh x 1 and 1 x kw stages (and their transposes) make each output row from a few source rows
  * (taps) of the same channel. A row is formed in registers from all its taps and stored once,
  * instead of one read-modify-write pass per tap: on rows of a few vectors (W = 32) the per-pass
- * overhead was most of the cost. */
+ * overhead was most of the cost. In every stage the taps of a row are equally spaced, both in the
+ * source (ss floats apart: a row of the plane, or a float) and in the factor (ws apart), so a row
+ * is described by its first tap, two strides and a count, all in registers. (Collecting tap
+ * pointers and weights in a small array first cost 4x the arithmetic: GCC read two adjacent
+ * weights back with one 8-byte load, which cannot be forwarded from the two 4-byte stores.) */
 
-/* dst[j] (+)= sum_{q<k} w[q] * src[q][j] for j < n. */
-template <int VW>
-DEBORA_INLINE void comb_n(int64_t n, int k, const float* const* src, const float* w, float* __restrict dst, bool acc) {
+/* dst[j] = sum_{q<K} (alpha * w[q*ws]) * src[q*ss + j] for j < n, K a compile-time tap count. */
+template <int VW, int K>
+DEBORA_INLINE void comb_k(int64_t n, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
+                          float* __restrict dst) {
   using V = typename Vt<VW>::V;
   using U = typename Vt<VW>::U;
+  /* Scalars, splat at each use (GCC folds the splat into the FMA's broadcast): an array of splat
+   * vectors was built lane by lane with 16 masked moves each, in every row. */
+  float wq[K];
+  #pragma GCC unroll 16
+  for (int q = 0; q < K; ++q) wq[q] = alpha * w[q * ws];
   int64_t j = 0;
   for (; j + 2 * VW <= n; j += 2 * VW) {
-    V a0 = acc ? CV_LD(dst + j) : V{}, a1 = acc ? CV_LD(dst + j + VW) : V{};
-    for (int q = 0; q < k; ++q) {
-      const V wq = CV_SPLAT(w[q]);
-      a0 += wq * CV_LD(src[q] + j);
-      a1 += wq * CV_LD(src[q] + j + VW);
+    V a0 = {}, a1 = {};
+    #pragma GCC unroll 16
+    for (int q = 0; q < K; ++q) {
+      a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
+      a1 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j + VW);
     }
     CV_ST(dst + j) = a0;
     CV_ST(dst + j + VW) = a1;
   }
-  for (; j + VW <= n; j += VW) {
-    V a0 = acc ? CV_LD(dst + j) : V{};
-    for (int q = 0; q < k; ++q) a0 += CV_SPLAT(w[q]) * CV_LD(src[q] + j);
+  if (j + VW <= n) {
+    V a0 = {};
+    #pragma GCC unroll 16
+    for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
     CV_ST(dst + j) = a0;
+    j += VW;
   }
-  if (j < n && !acc && n >= VW) {
+  if (j == n) return;
+  if (n >= VW) {
     /* The last partial vector as a whole vector ending at n: it recomputes a few outputs with the
      * same operations in the same order (same values), instead of a scalar tail. */
     j = n - VW;
     V a0 = {};
-    for (int q = 0; q < k; ++q) a0 += CV_SPLAT(w[q]) * CV_LD(src[q] + j);
+    #pragma GCC unroll 16
+    for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
     CV_ST(dst + j) = a0;
     return;
   }
   for (; j < n; ++j) {
-    float t = acc ? dst[j] : 0.0f;
-    for (int q = 0; q < k; ++q) t += w[q] * src[q][j];
+    float t = 0.0f;
+    #pragma GCC unroll 16
+    for (int q = 0; q < K; ++q) t += wq[q] * src[q * ss + j];
     dst[j] = t;
   }
 }
 
-/* comb with the common tap count as a compile-time constant (the tap loop unrolled, the weights in
- * registers): rows are short, so the loop overhead is a large part of a row. (Unrolling 1 and 2 as
- * well added a minute to the compile of cp_conv2d.cpp for kernel shapes that are rarer.) */
+/* The same for any tap count k (0 gives a zero row). */
 template <int VW>
-DEBORA_INLINE void comb(int64_t n, int k, const float* const* src, const float* w, float* __restrict dst, bool acc) {
-  if (k == 3) return comb_n<VW>(n, 3, src, w, dst, acc);  // 3x3 kernels, by far the most common
-  return comb_n<VW>(n, k, src, w, dst, acc);
+DEBORA_INLINE void comb_any(int64_t n, int64_t k, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
+                            float* __restrict dst) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  int64_t j = 0;
+  for (; j + VW <= n; j += VW) {
+    V a0 = {};
+    for (int64_t q = 0; q < k; ++q) a0 += CV_SPLAT(alpha * w[q * ws]) * CV_LD(src + q * ss + j);
+    CV_ST(dst + j) = a0;
+  }
+  for (; j < n; ++j) {
+    float t = 0.0f;
+    for (int64_t q = 0; q < k; ++q) t += (alpha * w[q * ws]) * src[q * ss + j];
+    dst[j] = t;
+  }
+}
+
+/* One depthwise row: the common 3-tap case with the tap loop unrolled and the weights in registers
+ * (rows are short, so loop overhead is a large part of a row; unrolling 1 and 2 taps as well added a
+ * minute to the compile for kernel shapes that are rarer). */
+template <int VW>
+DEBORA_INLINE void comb(int64_t n, int64_t k, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
+                        float* __restrict dst) {
+  if (k == 3) return comb_k<VW, 3>(n, src, ss, w, ws, alpha, dst);  // 3x3 kernels, by far the most common
+  comb_any<VW>(n, k, src, ss, w, ws, alpha, dst);
 }
 
 /* dst[j] = src[j] for j < n, in vectors (a library call per short row costs more than the copy). */
@@ -109,31 +144,6 @@ DEBORA_INLINE void copy_row(int64_t n, const float* __restrict src, float* __res
   for (; j + VW <= n; j += VW) CV_ST(dst + j) = CV_LD(src + j);
   for (; j < n; ++j) dst[j] = src[j];
 }
-
-/* The taps of one output row, collected with add() and applied with finish(); kernels of any size
- * run in groups of kMax taps (a row with no tap is zero). */
-template <int VW>
-struct Taps {
-  static constexpr int kMax = 16;
-  const float* src[kMax];
-  float w[kMax];
-  int k = 0;
-  bool started = false;
-  DEBORA_INLINE void add(const float* p, float wq, int64_t n, float* dst) {
-    src[k] = p;
-    w[k] = wq;
-    if (++k == kMax) {  // kernels of more than 16 taps only: the generic loop
-      comb_n<VW>(n, k, src, w, dst, started);
-      started = true;
-      k = 0;
-    }
-  }
-  DEBORA_INLINE void finish(int64_t n, float* dst) {
-    if (k > 0 || !started) comb<VW>(n, k, src, w, dst, started);
-    k = 0;
-    started = false;
-  }
-};
 
 /* A dot product summed over many rows with one horizontal sum at the end: acc[] += x[j] * y[j] over
  * the whole vectors of n, tail += the rest. Four accumulators, so the sum over a row of a few vectors
@@ -148,7 +158,14 @@ struct DotAcc {
     for (; j + 4 * VW <= n; j += 4 * VW)
       #pragma GCC unroll 32
       for (int q = 0; q < 4; ++q) acc[q] += CV_LD(x + j + q * VW) * CV_LD(y + j + q * VW);
-    for (int q = 0; j + VW <= n; j += VW, ++q) acc[q] += CV_LD(x + j) * CV_LD(y + j);
+    /* The last 0-3 vectors, each into an accumulator named at compile time (an index known only at run
+     * time kept all four in memory: a store-to-load chain through every row). */
+    #pragma GCC unroll 3
+    for (int q = 0; q < 3; ++q)
+      if (j + VW <= n) {
+        acc[q] += CV_LD(x + j) * CV_LD(y + j);
+        j += VW;
+      }
     for (; j < n; ++j) tail += x[j] * y[j];
   }
   DEBORA_INLINE float sum() const { return hsum<VW>((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail; }
@@ -234,26 +251,40 @@ DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t 
     }
 }
 
-/* MB output rows over all P pixels: pixels [0, head) and the last P % VW one at a time, the rest in
- * blocks of NB or 1 vectors (with NT: streamed, so out + head must be VW-aligned, and ldo a multiple
- * of VW). */
+/* MB output rows over all P pixels, in blocks of NB or 1 vectors. With NT the blocks start at pixel
+ * `head` (out + head VW-aligned, ldo a multiple of VW) and are streamed; the pixels before it come from
+ * one plain vector at pixel 0. A last partial vector of an overwrite is a whole vector ending at P,
+ * recomputing a few outputs to the same values (as in comb_k); only an accumulation, or fewer than
+ * VW pixels, goes one pixel at a time. */
 template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
                              float* out, int64_t ldo, bool acc, int64_t head) {
   constexpr int NB = 3;
-  auto one = [&](int64_t p) {
+  int64_t p = 0;
+  if (P < VW) {
+    p = P;
+    for (int64_t q = 0; q < P; ++q)
+      #pragma GCC unroll 32
+      for (int m = 0; m < MB; ++m) {
+        float t = 0;
+        for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + q];
+        out[m * ldo + q] = acc ? out[m * ldo + q] + t : t;
+      }
+  } else if (head > 0) {
+    mix_block<VW, MB, 1>(K, A, lda, in, ldi, out, ldo, acc);
+    p = head;
+  }
+  for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  for (; p + VW <= P; p += VW) mix_block<VW, MB, 1, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
+  if (p == P) return;
+  if (!acc) return mix_block<VW, MB, 1>(K, A, lda, in + (P - VW), ldi, out + (P - VW), ldo, false);
+  for (; p < P; ++p)
     #pragma GCC unroll 32
     for (int m = 0; m < MB; ++m) {
       float t = 0;
       for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + p];
-      out[m * ldo + p] = acc ? out[m * ldo + p] + t : t;
+      out[m * ldo + p] += t;
     }
-  };
-  int64_t p = 0;
-  for (; p < head && p < P; ++p) one(p);
-  for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
-  for (; p + VW <= P; p += VW) mix_block<VW, MB, 1, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
-  for (; p < P; ++p) one(p);
 }
 
 template <int VW, int MB, bool NT>

@@ -389,6 +389,24 @@ void test_building_blocks(const char* label) {
         worst = std::fmax(worst, std::fabs(dd - dref) / (1.0 + std::fabs(dref)));
         ok = ok && !std::isnan(worst);
       }
+  // comb: one depthwise row from k equally spaced taps (forward or backward source stride), for tap
+  // counts around the unrolled 3 (0 writes a zero row) and row lengths around the vector width.
+  for (int64_t k : {0, 1, 2, 3, 4, 17})
+    for (int64_t n : {int64_t{1}, int64_t{VW - 1}, int64_t{VW}, int64_t{VW + 1}, int64_t{2 * VW + 3}, int64_t{34}})
+      for (int64_t ss : {int64_t{1}, int64_t{-2}, n + 3}) {
+        const int64_t ws = 3, span = (k > 0 ? (k - 1) * std::abs(ss) : 0) + n;
+        const auto src = rnd(size_t(span + 8)), w = rnd(size_t(k * ws + 1)), dst0 = rnd(size_t(n + 4));
+        const float* s0 = src.data() + (ss < 0 ? span - n : 0);  // tap 0's row; the others at s0 + q * ss
+        const float alpha = 0.75f;
+        std::vector<float> dst = dst0;
+        comb<VW>(n, k, s0, ss, w.data(), ws, alpha, dst.data());
+        for (int64_t j = 0; j < n + 4; ++j) {
+          double want = j < n ? 0.0 : dst0[size_t(j)];  // past n: untouched
+          for (int64_t q = 0; j < n && q < k; ++q) want += double(alpha * w[size_t(q * ws)]) * s0[q * ss + j];
+          const double e = std::fabs(dst[size_t(j)] - want) / (1.0 + std::fabs(want));
+          worst = std::fmax(worst, std::isnan(e) ? INFINITY : e);
+        }
+      }
   // Sums of at most 100 float products of values in [-1, 1].
   char detail[64];
   std::snprintf(detail, sizeof detail, "max_rel_err=%.1e", worst);
