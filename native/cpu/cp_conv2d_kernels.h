@@ -49,6 +49,19 @@ DEBORA_INLINE void nt_store(float* p, const typename Vt<VW>::V& v) {
 #endif
 }
 
+/* A non-temporal store of one float (movnti): the partial cache lines at either end of a streamed
+ * run. A plain store there would read the line from memory first (and hold up every store behind it
+ * until it arrived), for a line that the run next to it, written later, completes anyway. */
+DEBORA_INLINE void nt_store_float(float* p, float v) {
+#if defined(__x86_64__) || defined(__i386__)
+  int32_t bits;
+  __builtin_memcpy(&bits, &v, sizeof bits);
+  asm volatile("movnti %1, %0" : "=m"(*reinterpret_cast<int32_t*>(p)) : "r"(bits));
+#else
+  *p = v;
+#endif
+}
+
 /* ---- depthwise rows --------------------------------------------------------------------------
  * The kh x 1 and 1 x kw stages (and their transposes) make each output row from a few source rows
  * (taps) of the same channel. A row is formed in registers from all its taps and stored once,
@@ -252,10 +265,10 @@ DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t 
 }
 
 /* MB output rows over all P pixels, in blocks of NB or 1 vectors. With NT the blocks start at pixel
- * `head` (out + head VW-aligned, ldo a multiple of VW) and are streamed; the pixels before it come from
- * one plain vector at pixel 0. A last partial vector of an overwrite is a whole vector ending at P,
- * recomputing a few outputs to the same values (as in comb_k); only an accumulation, or fewer than
- * VW pixels, goes one pixel at a time. */
+ * `head` (out + head VW-aligned, ldo a multiple of VW) and are streamed, and so are the pixels on
+ * either side of them, one float at a time. Otherwise a last partial vector of an overwrite is a whole
+ * vector ending at P, recomputing a few outputs to the same values (as in comb_k); only an
+ * accumulation, or fewer than VW pixels, goes one pixel at a time. */
 template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
                              float* out, int64_t ldo, bool acc, int64_t head) {
@@ -271,12 +284,25 @@ DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, 
         out[m * ldo + q] = acc ? out[m * ldo + q] + t : t;
       }
   } else if (head > 0) {
-    mix_block<VW, MB, 1>(K, A, lda, in, ldi, out, ldo, acc);
+    /* NT: the pixels before the first aligned vector, from one vector at pixel 0 computed into a
+     * buffer, each streamed on its own (nt_store_float). */
+    alignas(64) float part[MB * VW];
+    mix_block<VW, MB, 1>(K, A, lda, in, ldi, part, VW, false);
+    for (int m = 0; m < MB; ++m)
+      for (int64_t j = 0; j < head; ++j) nt_store_float(out + m * ldo + j, part[m * VW + j]);
     p = head;
   }
   for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
   for (; p + VW <= P; p += VW) mix_block<VW, MB, 1, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
   if (p == P) return;
+  if constexpr (NT) {
+    /* The pixels after the last aligned vector, likewise, from the vector ending at P. */
+    alignas(64) float part[MB * VW];
+    mix_block<VW, MB, 1>(K, A, lda, in + (P - VW), ldi, part, VW, false);
+    for (int m = 0; m < MB; ++m)
+      for (int64_t j = p - (P - VW); j < VW; ++j) nt_store_float(out + m * ldo + (P - VW) + j, part[m * VW + j]);
+    return;
+  }
   if (!acc) return mix_block<VW, MB, 1>(K, A, lda, in + (P - VW), ldi, out + (P - VW), ldo, false);
   for (; p < P; ++p)
     #pragma GCC unroll 32
