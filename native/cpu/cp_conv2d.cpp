@@ -381,7 +381,11 @@ DEBORA_INLINE void bwd_tasks(const Ctx& c, int64_t begin, int64_t end, double* g
 /* The wrappers keep GCC from turning the short row loops of the depthwise stages (zero pads, row
  * copies of a few vectors) into memset / memmove calls, one library call per 32-float row (without
  * the attribute: pair 0.96x on one thread, 0.98x on two, paired at the bench shape). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define DEBORA_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DEBORA_NO_LIBCALLS
+#endif
 #if DEBORA_X86
 DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX512 void fwd_avx512(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<16>(c, b, e); }
 DEBORA_NO_LIBCALLS DEBORA_TARGET_AVX2 void fwd_avx2(const Ctx& c, int64_t b, int64_t e) { fwd_tasks<8>(c, b, e); }
