@@ -273,44 +273,36 @@ template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
                              float* out, int64_t ldo, bool acc, int64_t head) {
   constexpr int NB = 3;
-  int64_t p = 0;
-  if (P < VW) {
-    p = P;
-    for (int64_t q = 0; q < P; ++q)
+  /* Pixels [q0, q1) one at a time (fewer than VW pixels, or the tail of an accumulation). */
+  auto pixels = [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q)
       #pragma GCC unroll 32
       for (int m = 0; m < MB; ++m) {
         float t = 0;
         for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + q];
         out[m * ldo + q] = acc ? out[m * ldo + q] + t : t;
       }
-  } else if (head > 0) {
-    /* NT: the pixels before the first aligned vector, from one vector at pixel 0 computed into a
-     * buffer, each streamed on its own (nt_store_float). */
+  };
+  /* NT: lanes [j0, j1) of the vector at pixel q, computed into a buffer and streamed one float at a
+   * time (nt_store_float): the pixels on either side of the aligned vectors. */
+  auto stream_lanes = [&](int64_t q, int64_t j0, int64_t j1) {
     alignas(64) float part[MB * VW];
-    mix_block<VW, MB, 1>(K, A, lda, in, ldi, part, VW, false);
+    mix_block<VW, MB, 1>(K, A, lda, in + q, ldi, part, VW, false);
     for (int m = 0; m < MB; ++m)
-      for (int64_t j = 0; j < head; ++j) nt_store_float(out + m * ldo + j, part[m * VW + j]);
+      for (int64_t j = j0; j < j1; ++j) nt_store_float(out + m * ldo + q + j, part[m * VW + j]);
+  };
+  if (P < VW) return pixels(0, P);
+  int64_t p = 0;
+  if (head > 0) {
+    stream_lanes(0, 0, head);
     p = head;
   }
   for (; p + NB * VW <= P; p += NB * VW) mix_block<VW, MB, NB, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
   for (; p + VW <= P; p += VW) mix_block<VW, MB, 1, NT>(K, A, lda, in + p, ldi, out + p, ldo, acc);
   if (p == P) return;
-  if constexpr (NT) {
-    /* The pixels after the last aligned vector, likewise, from the vector ending at P. */
-    alignas(64) float part[MB * VW];
-    mix_block<VW, MB, 1>(K, A, lda, in + (P - VW), ldi, part, VW, false);
-    for (int m = 0; m < MB; ++m)
-      for (int64_t j = p - (P - VW); j < VW; ++j) nt_store_float(out + m * ldo + (P - VW) + j, part[m * VW + j]);
-    return;
-  }
+  if constexpr (NT) return stream_lanes(P - VW, p - (P - VW), VW);
   if (!acc) return mix_block<VW, MB, 1>(K, A, lda, in + (P - VW), ldi, out + (P - VW), ldo, false);
-  for (; p < P; ++p)
-    #pragma GCC unroll 32
-    for (int m = 0; m < MB; ++m) {
-      float t = 0;
-      for (int64_t k = 0; k < K; ++k) t += A[k * lda + m] * in[k * ldi + p];
-      out[m * ldo + p] += t;
-    }
+  pixels(p, P);
 }
 
 template <int VW, int MB, bool NT>
