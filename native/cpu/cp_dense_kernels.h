@@ -250,7 +250,8 @@ inline void yq(int64_t nv, const float* __restrict g, int64_t ldg, const float* 
     vec gv[MR];
     for (int m = 0; m < MR; ++m) gv[m] = V::load(g + m * ldg + v * W);
     for (int i = 0; i < kQR; ++i) {
-      const vec b = V::load(bt + i * ldb + v * W);
+      vec b = V::load(bt + i * ldb + v * W);
+      V::in_register(b);
       for (int m = 0; m < MR; ++m) acc[m][i] = V::fma(gv[m], b, acc[m][i]);
     }
   }
@@ -342,6 +343,18 @@ inline bool all_finite(const float* x, int64_t n) {
   return true;
 }
 
+/* dots_acc[0..rp) += sum_j U[j, :] * (s * M[j, :]) for n rows of stride rp: the dots of one mode from its padded
+ * factor and unscaled gradient. s * M rounds exactly as the gradient written to grads[k] does, so this is the
+ * literal <U_k[:, i], grads[k][:, i]>; the sum runs in a register (through memory each row would wait on the last). */
+inline void add_dots(const float* U, const float* spad, const float* M, int64_t n, int64_t rp, float* dots_acc) {
+  for (int64_t v = 0; v < rp; v += W) {
+    const vec sv = V::load(spad + v);
+    vec sum = V::zero();
+    for (int64_t j = 0; j < n; ++j) sum = V::fma(V::load(U + j * rp + v), V::mul(sv, V::load(M + j * rp + v)), sum);
+    V::store(dots_acc + v, V::add(V::load(dots_acc + v), sum));
+  }
+}
+
 /* Floats of scratch side_grads needs for a side of n rows (modes [k0, k1)). */
 inline int64_t side_work(const Shape& sh, int64_t rp, int64_t n, int k0, int k1) {
   if (k1 - k0 == 1) return 0;
@@ -356,12 +369,13 @@ inline int64_t side_work(const Shape& sh, int64_t rp, int64_t n, int k0, int k1)
  * as the main pass, on the small M:  g_k[l] = sum_q W[l, q] . KR_rest[q]  and  W'[q] = sum_l W[l, q] . U_k[l],
  * then W' (the rest of the modes) goes to the next level. O(n r) in all, accumulators in registers. */
 inline void side_grads(const Shape& sh, const float* const* Up, const float* spad, int64_t rp, const float* M,
-                       int64_t n, int k0, int k1, float* const* grads, float* work) {
+                       int64_t n, int k0, int k1, float* const* grads, float* work, float* dots_acc) {
   const int64_t r = sh.r;
   if (k1 - k0 == 1) {
     float* g = grads[k0];
     for (int64_t j = 0; j < n; ++j)
       for (int64_t i = 0; i < r; ++i) g[j * r + i] = spad[i] * M[j * rp + i];
+    if (dots_acc != nullptr) add_dots(Up[k0], spad, M, n, rp, dots_acc);
     return;
   }
   float* gacc[kMaxOrder];
@@ -399,9 +413,11 @@ inline void side_grads(const Shape& sh, const float* const* Up, const float* spa
     Wcur = Wnext;
     rows = rest;
   }
-  for (int k = k0; k < k1; ++k)
+  for (int k = k0; k < k1; ++k) {
     for (int64_t l = 0; l < sh.dims[k]; ++l)
       for (int64_t i = 0; i < r; ++i) grads[k][l * r + i] = spad[i] * gacc[k][l * rp + i];
+    if (dots_acc != nullptr) add_dots(Up[k], spad, gacc[k], sh.dims[k], rp, dots_acc);
+  }
 }
 
 inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* const* U, const float* s,
@@ -429,7 +445,7 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   const bool qpath = use_qpath(r, Q);
   const int64_t rq = round_up(r, kQR), n_q = qpath ? rq * Q * (1 + (split_rows ? C : 1)) : 0;
   float* ws = scratch(0, static_cast<size_t>(padded_size(sh, rp) + (kr_a ? P * rp : 0) + (kr_b ? Q * rp : 0) + nY +
-                                             nZ + n_side + rp + n_q));
+                                             nZ + n_side + 2 * rp + n_q));
   const float* Up[kMaxOrder];
   float* spad = nullptr;
   float* Abuf = pad_inputs(sh, U, s, rp, Up, &spad, ws);
@@ -437,8 +453,8 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   float* Y = Bbuf + (kr_b ? Q * rp : 0);
   float* Z = Y + nY;
   float* side = Z + nZ;
-  float* acc = side + n_side;
-  float* Bt = acc + rp;
+  float* acc = side + n_side; /* ds, then the dots: rp floats each */
+  float* Bt = acc + 2 * rp;
   float* zt = Bt + (qpath ? rq * Q : 0);
   if (kr_a) build_kr(sh.dims, Up, rp, 0, t, Abuf);
   if (kr_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
@@ -493,19 +509,16 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
                 "values that overflow it", op);
   }
 
-  side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side);
-  side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side);
+  float* dots_acc = dots != nullptr ? acc + rp : nullptr;
+  if (dots_acc != nullptr) std::memset(dots_acc, 0, sizeof(float) * static_cast<size_t>(rp));
+  side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side, dots_acc);
+  side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side, dots_acc);
   for (int64_t v = 0; v < rp; v += W) { /* in a register: through memory each row would wait on the last */
     vec sum = V::zero();
     for (int64_t p = 0; p < P; ++p) sum = V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), sum);
     V::store(acc + v, sum);
   }
   std::memcpy(ds, acc, sizeof(float) * static_cast<size_t>(r));
-  if (dots != nullptr) {
-    for (int64_t i = 0; i < r; ++i) dots[i] = 0.0f;
-    for (int k = 0; k < d; ++k)
-      for (int64_t j = 0; j < sh.dims[k]; ++j)
-        for (int64_t i = 0; i < r; ++i) dots[i] += U[k][j * r + i] * grads[k][j * r + i];
-  }
+  if (dots != nullptr) std::memcpy(dots, dots_acc, sizeof(float) * static_cast<size_t>(r));
   return DEBORA_OK;
 }

@@ -51,6 +51,7 @@ struct Emu16Traits {
     for (int l = 0; l < 16; ++l) a.x[l] += b.x[l];
     return a;
   }
+  static inline void in_register(vec&) {}
   static constexpr int kQR = 8, kQMR = 3, kQNV = 3; /* the AVX-512 small-rank blocking */
   static inline void hsum_add(const vec* a, float* out) {
     for (int i = 0; i < kQR; ++i) {
