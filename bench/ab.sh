@@ -13,8 +13,8 @@ set -euo pipefail
 op=${1:-}
 case "$op" in
   cp_linear) default_cases=("512 8" "512 16" "512 32" "4096 8" "4096 16" "4096 32"); cols="fwd bwd pair"
-    hdrs=(cp_linear_kernels.inc) ;;
-  cp_conv2d) default_cases=("2"); cols="fwd bwd pair"; hdrs=(cp_conv2d_kernels.h) ;;
+    hdrs=(cp_linear_kernels.inc stream.h) ;;
+  cp_conv2d) default_cases=("2"); cols="fwd bwd pair"; hdrs=(cp_conv2d_kernels.h stream.h) ;;
   cp_mttkrp) default_cases=("64x64x3x3 8" "768x768 32"); cols=""
     hdrs=(cp_dense_kernels.h cp_dense_simd.h cp_dense_common.h) ;;
   *) echo "ab.sh: expected cp_linear, cp_conv2d or cp_mttkrp as the first argument, received '${op}'" >&2; exit 2 ;;
