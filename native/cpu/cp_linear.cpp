@@ -381,7 +381,26 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   auto transpose = [&](const float* src, int64_t rows, int64_t ld) {
     float* dst = buf;
     buf += rp * ld;
-    for (int64_t j = 0; j < rows; ++j)
+    int64_t j = 0;
+#if DEBORA_X86
+    /* 4 x 4 blocks through SSE registers (baseline x86-64): element by element, each store went to a
+     * different row of dst, ~30 us per 768 x 32 factor on the caller while the workers waited. */
+    for (; j + 4 <= rows; j += 4) {
+      int64_t i = 0;
+      for (; i + 4 <= r; i += 4) {
+        __m128 a0 = _mm_loadu_ps(src + j * r + i), a1 = _mm_loadu_ps(src + (j + 1) * r + i);
+        __m128 a2 = _mm_loadu_ps(src + (j + 2) * r + i), a3 = _mm_loadu_ps(src + (j + 3) * r + i);
+        _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+        _mm_storeu_ps(dst + i * ld + j, a0);
+        _mm_storeu_ps(dst + (i + 1) * ld + j, a1);
+        _mm_storeu_ps(dst + (i + 2) * ld + j, a2);
+        _mm_storeu_ps(dst + (i + 3) * ld + j, a3);
+      }
+      for (; i < r; ++i)
+        for (int64_t jj = j; jj < j + 4; ++jj) dst[i * ld + jj] = src[jj * r + i];
+    }
+#endif
+    for (; j < rows; ++j)
       for (int64_t i = 0; i < r; ++i) dst[i * ld + j] = src[j * r + i];
     std::memset(dst + r * ld, 0, sizeof(float) * static_cast<size_t>((rp - r) * ld));
     return dst;

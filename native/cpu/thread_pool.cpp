@@ -118,14 +118,21 @@ class Pool {
       wake_.notify_all();
     }
     work();
-    auto all_done = [&] { return done_.load(std::memory_order_acquire) == n_chunks; };
+    /* seq_cst, not acquire: after caller_waiting_ is stored below, this load and the last finisher's
+     * load of caller_waiting_ form a store-load handshake, which only seq_cst orders (an acquire load may
+     * be reordered before the store on AArch64 with RCpc: the caller could sleep with nobody to wake it). */
+    auto all_done = [&] { return done_.load(std::memory_order_seq_cst) == n_chunks; };
     if (!spin_until(all_done, kSpinCaller)) {
       std::unique_lock<std::mutex> lk(m_);
       caller_waiting_.store(true, std::memory_order_seq_cst); /* read by the last finisher: see work() */
       finished_.wait(lk, all_done);
       caller_waiting_.store(false, std::memory_order_relaxed);
     }
-    if (error_) std::rethrow_exception(error_);
+    if (error_) { /* released here, on the caller's thread, not by whichever thread runs the next job */
+      std::exception_ptr e = std::move(error_);
+      error_ = nullptr;
+      std::rethrow_exception(e);
+    }
   }
 
  private:
