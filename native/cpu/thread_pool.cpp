@@ -109,8 +109,7 @@ class Pool {
     job_.store(&chunk, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    generation_ = (generation_ + 1) & kGenMask;
-    claim_.store(pack(generation_, n_chunks, 0), std::memory_order_seq_cst); /* publishes the fields above */
+    claim_.store(pack(next_generation(), n_chunks, 0), std::memory_order_seq_cst); /* publishes the fields above */
     /* A worker that went to sleep registered in sleepers_ before it last checked claim_ (both
      * seq_cst): either it saw the store above or it is counted here and gets woken. */
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
@@ -148,6 +147,9 @@ class Pool {
   static uint64_t gen_of(uint64_t c) { return c >> (2 * kChunkBits); }
   static int64_t n_of(uint64_t c) { return static_cast<int64_t>(c >> kChunkBits & kMaxChunks); }
   static int64_t next_of(uint64_t c) { return static_cast<int64_t>(c & kMaxChunks); }
+  /* The generation after the current one. Only the holder of busy_ (run, or stop via resize and the
+   * destructor) changes it; the workers' CASes change only the next-chunk field. */
+  uint64_t next_generation() const { return (gen_of(claim_.load(std::memory_order_relaxed)) + 1) & kGenMask; }
 
   /* Claims and runs chunks of the current job until none is left. The hot path is lock-free: one
    * CAS per chunk and one increment of done_; on these VMs each hand-over of a cache line between
@@ -204,8 +206,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(m_);
       stopping_.store(true, std::memory_order_release);
-      generation_ = (generation_ + 1) & kGenMask;
-      claim_.store(pack(generation_, 0, 0), std::memory_order_seq_cst);  // ends a spinning worker's poll
+      claim_.store(pack(next_generation(), 0, 0), std::memory_order_seq_cst);  // ends a spinning worker's poll
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -217,7 +218,6 @@ class Pool {
   std::mutex busy_;  // held for a whole job or resize
   std::mutex m_;     // for sleeping and waking only (and error_)
   std::condition_variable wake_, finished_;
-  uint64_t generation_ = 0;  // the last job's, changed under busy_
   std::atomic<bool> stopping_{false};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> caller_waiting_{false};
