@@ -8,9 +8,9 @@
 constexpr int64_t W = V::W;
 using vec = V::vec;
 
-/* Below this many multiply-adds a call stays on the calling thread: waking a worker costs microseconds
- * (milliseconds when the other core is busy: measured here), as much as the whole 64x64x3x3 r=8 case
- * (PEERS.md: small kernels are call-bound). */
+/* Below this many multiply-adds a call is not cut into chunks: waking a worker costs microseconds (milliseconds
+ * when the other core is busy: measured here), as much as the whole 64x64x3x3 r=8 case (PEERS.md: small kernels
+ * are call-bound). cp_mttkrp may still run its two products on two threads there (run_mttkrp_roles). */
 constexpr int64_t kParallelMinWork = int64_t{1} << 20;
 /* Multiply-adds per parallel chunk at least, so a chunk outweighs its dispatch and its partial buffer. */
 constexpr int64_t kWorkPerChunk = int64_t{1} << 18;
@@ -98,6 +98,12 @@ inline void build_kr(const int64_t* dims, const float* const* Up, int64_t rp, in
   }
 }
 
+/* dst[0..rp) = src[0..r) and zeros, r <= rp (a multiple of W): whole and partial vector loads, one store each. */
+inline void pad_row(const float* __restrict src, int64_t r, int64_t rp, float* __restrict dst) {
+  for (int64_t v = 0; v < rp; v += W)
+    V::store(dst + v, v + W <= r ? V::load(src + v) : v < r ? V::load_first(src + v, r - v) : V::zero());
+}
+
 /* Up[k] = factors[k] padded to rp columns (or the factor itself when r = rp), and s padded likewise, carved
  * from ws; returns the first unused float of ws. */
 inline float* pad_inputs(const Shape& sh, const float* const* U, const float* s, int64_t rp, const float** Up,
@@ -110,15 +116,11 @@ inline float* pad_inputs(const Shape& sh, const float* const* U, const float* s,
     }
     float* dst = ws;
     ws += sh.dims[k] * rp;
-    for (int64_t j = 0; j < sh.dims[k]; ++j) {
-      std::memcpy(dst + j * rp, U[k] + j * r, sizeof(float) * static_cast<size_t>(r));
-      std::memset(dst + j * rp + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
-    }
+    for (int64_t j = 0; j < sh.dims[k]; ++j) pad_row(U[k] + j * r, r, rp, dst + j * rp);
     Up[k] = dst;
   }
   *spad = ws;
-  std::memcpy(ws, s, sizeof(float) * static_cast<size_t>(r));
-  std::memset(ws + r, 0, sizeof(float) * static_cast<size_t>(rp - r));
+  pad_row(s, r, rp, ws);
   return ws + rp;
 }
 
@@ -211,8 +213,11 @@ inline void run_materialize(const Shape& sh, const float* const* U, const float*
 constexpr int64_t kTileRows = 48; /* rows of G per tile (the K of the Z product); a multiple of 3, 4, 6 and 8 */
 constexpr int64_t kTileCols = 64; /* columns of G per tile: G tile 12 KiB, B and Z slices 64 x rp: L1-sized */
 
+/* Which of the two products a block computes: both (one pass over G) or one of them (the two-role path below). */
+constexpr int kProdY = 1, kProdZ = 2, kProdYZ = 3;
+
 inline void mttkrp_block(int64_t rp, int64_t Q, const float* G, const float* A, const float* B, int64_t p0,
-                         int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z) {
+                         int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z, int prods = kProdYZ) {
   const int64_t nvec = rp / W;
   /* A short last tile takes the leftover along (tiles up to twice the size) rather than run on its own. */
   for (int64_t qb = q0, qe; qb < q1; qb = qe) {
@@ -220,8 +225,8 @@ inline void mttkrp_block(int64_t rp, int64_t Q, const float* G, const float* A, 
     for (int64_t pb = p0, pe; pb < p1; pb = pe) {
       pe = p1 - pb < 2 * kTileRows ? p1 : pb + kTileRows;
       const float* g = G + pb * Q + qb;
-      gemm_acc(nvec, pe - pb, qe - qb, g, Q, 1, B + qb * rp, rp, Y + pb * rp, rp);
-      gemm_acc(nvec, qe - qb, pe - pb, g, 1, Q, A + pb * rp, rp, Z + qb * rp, rp);
+      if (prods & kProdY) gemm_acc(nvec, pe - pb, qe - qb, g, Q, 1, B + qb * rp, rp, Y + pb * rp, rp);
+      if (prods & kProdZ) gemm_acc(nvec, qe - qb, pe - pb, g, 1, Q, A + pb * rp, rp, Z + qb * rp, rp);
     }
   }
 }
@@ -283,10 +288,11 @@ inline void zq(int64_t K, const float* __restrict g, int64_t ldg, const float* _
 inline bool use_qpath(int64_t r, int64_t Q) { return V::kQR > 0 && r <= 8 && Q >= 8 * W; }
 
 /* As mttkrp_block, for the block rows [p0, p1) x columns [q0, q1), with Bt (rq x Q, row stride Q) and zt
- * scratch of rq * (q1 - q0) floats (rq = r rounded up to kQR). Y and Z are added to, like mttkrp_block. */
+ * scratch of rq * (q1 - q0) floats (rq = r rounded up to kQR). Y and Z are added to, like mttkrp_block. With
+ * prods = kProdY, A, Z and zt are not used; with kProdZ, B, Bt and Y are not. */
 inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, const float* A, const float* B,
                            const float* Bt, int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Y, float* Z,
-                           float* zt) {
+                           float* zt, int prods = kProdYZ) {
   if (p1 <= p0) return; /* no rows: zt would never be written by a first row tile (chunks are never empty) */
   const int64_t rq = round_up(r, kQR), qv = q0 + (q1 - q0) / W * W, nq = qv - q0;
   for (int64_t qb = q0, qe; qb < qv; qb = qe) {
@@ -295,10 +301,13 @@ inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, con
       pe = p1 - pb < 2 * kTileRows ? p1 : pb + kTileRows;
       const int64_t nv = (qe - qb) / W;
       for (int64_t i0 = 0; i0 < rq; i0 += kQR) {
-        const float* bt = Bt + i0 * Q + qb;
-        int64_t p = pb;
-        for (; p + V::kQMR <= pe; p += V::kQMR) yq<V::kQMR>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
-        for (; p < pe; ++p) yq<1>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
+        if (prods & kProdY) {
+          const float* bt = Bt + i0 * Q + qb;
+          int64_t p = pb;
+          for (; p + V::kQMR <= pe; p += V::kQMR) yq<V::kQMR>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
+          for (; p < pe; ++p) yq<1>(nv, G + p * Q + qb, Q, bt, Q, Y + p * rp + i0, rp);
+        }
+        if (!(prods & kProdZ)) continue;
         float* z = zt + i0 * nq + (qb - q0);
         const float* g = G + pb * Q + qb;
         const float* a = A + pb * rp + i0;
@@ -308,9 +317,29 @@ inline void mttkrp_block_q(int64_t r, int64_t rp, int64_t Q, const float* G, con
       }
     }
   }
-  for (int64_t q = 0; q < nq; q += W)
-    for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_add_out(zt + i0 * nq + q, nq, Z + (q0 + q) * rp + i0, rp);
-  if (qv < q1) mttkrp_block(rp, Q, G, A, B, p0, p1, qv, q1, Y, Z);
+  if (prods & kProdZ)
+    for (int64_t q = 0; q < nq; q += W)
+      for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_add_out(zt + i0 * nq + q, nq, Z + (q0 + q) * rp + i0, rp);
+  if (qv < q1) mttkrp_block(rp, Q, G, A, B, p0, p1, qv, q1, Y, Z, prods);
+}
+
+/* Bt (rq x Q) = the first rq columns of B (Q x rp) transposed, for the small-rank path (B's padded columns are
+ * zero). */
+inline void build_bt(const float* B, int64_t Q, int64_t rp, int64_t rq, float* Bt) {
+  int64_t q = 0;
+  for (; q + W <= Q; q += W)
+    for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_in(B + q * rp + i0, rp, Bt + i0 * Q + q, Q);
+  for (; q < Q; ++q)
+    for (int64_t i = 0; i < rq; ++i) Bt[i * Q + q] = B[q * rp + i];
+}
+
+/* ds[0..rp) = sum_p Y[p, :] * A[p, :], in a register (through memory each row would wait on the last). */
+inline void ds_sum(const float* Y, const float* A, int64_t P, int64_t rp, float* ds) {
+  for (int64_t v = 0; v < rp; v += W) {
+    vec sum = V::zero();
+    for (int64_t p = 0; p < P; ++p) sum = V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), sum);
+    V::store(ds + v, sum);
+  }
 }
 
 /* dst[0..n) += sum over parts 1..C-1 of parts[c * stride ..], in part order (deterministic). */
@@ -355,6 +384,13 @@ inline void add_dots(const float* U, const float* spad, const float* M, int64_t 
   }
 }
 
+/* dst[0..r) = s[0..r) * m[0..r) (a gradient row out of its padded accumulator): whole and partial vector stores. */
+inline void scale_row(const float* __restrict s, const float* __restrict m, int64_t r, float* __restrict dst) {
+  int64_t v = 0;
+  for (; v + W <= r; v += W) V::store(dst + v, V::mul(V::load(s + v), V::load(m + v)));
+  if (v < r) V::store_first(dst + v, V::mul(V::load(s + v), V::load(m + v)), r - v);
+}
+
 /* Floats of scratch side_grads needs for a side of n rows (modes [k0, k1)). */
 inline int64_t side_work(const Shape& sh, int64_t rp, int64_t n, int k0, int k1) {
   if (k1 - k0 == 1) return 0;
@@ -363,19 +399,18 @@ inline int64_t side_work(const Shape& sh, int64_t rp, int64_t n, int k0, int k1)
   return (sum_n + 3 * (n / sh.dims[k0])) * rp;
 }
 
-/* Gradients of the modes [k0, k1) from M (n x rp, n = product of those modes, last mode fastest):
+/* Gradients of the modes [k0, k1) from M (n x rp, n = product of those modes, last mode fastest), and each mode's
+ * dots added to dots[k] (rp floats; the modes may share one; dots null: none):
  *   grads[k][l, i] = s_i sum_{rows j with idx_k = l} M[j, i] prod_{m in [k0, k1), m != k} U_m[idx_m, i].
  * One mode: a scaled copy. Several: mode by mode from the slowest, each level is the same pair of contractions
  * as the main pass, on the small M:  g_k[l] = sum_q W[l, q] . KR_rest[q]  and  W'[q] = sum_l W[l, q] . U_k[l],
  * then W' (the rest of the modes) goes to the next level. O(n r) in all, accumulators in registers. */
 inline void side_grads(const Shape& sh, const float* const* Up, const float* spad, int64_t rp, const float* M,
-                       int64_t n, int k0, int k1, float* const* grads, float* work, float* dots_acc) {
+                       int64_t n, int k0, int k1, float* const* grads, float* work, float* const* dots) {
   const int64_t r = sh.r;
   if (k1 - k0 == 1) {
-    float* g = grads[k0];
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t i = 0; i < r; ++i) g[j * r + i] = spad[i] * M[j * rp + i];
-    if (dots_acc != nullptr) add_dots(Up[k0], spad, M, n, rp, dots_acc);
+    for (int64_t j = 0; j < n; ++j) scale_row(spad, M + j * rp, r, grads[k0] + j * r);
+    if (dots != nullptr) add_dots(Up[k0], spad, M, n, rp, dots[k0]);
     return;
   }
   float* gacc[kMaxOrder];
@@ -414,16 +449,132 @@ inline void side_grads(const Shape& sh, const float* const* Up, const float* spa
     rows = rest;
   }
   for (int k = k0; k < k1; ++k) {
-    for (int64_t l = 0; l < sh.dims[k]; ++l)
-      for (int64_t i = 0; i < r; ++i) grads[k][l * r + i] = spad[i] * gacc[k][l * rp + i];
-    if (dots_acc != nullptr) add_dots(Up[k], spad, gacc[k], sh.dims[k], rp, dots_acc);
+    for (int64_t l = 0; l < sh.dims[k]; ++l) scale_row(spad, gacc[k] + l * rp, r, grads[k] + l * r);
+    if (dots != nullptr) add_dots(Up[k], spad, gacc[k], sh.dims[k], rp, dots[k]);
   }
+}
+
+/* The error for a G whose products are not finite (found by checking the small Y and Z, see run_mttkrp): names
+ * the first non-finite element of G, or says the values overflow float32. */
+inline debora_status non_finite_g(const char* op, const Shape& sh, const float* G) {
+  for (int64_t j = 0; j < sh.N; ++j)
+    if (!std::isfinite(G[j]))
+      return fail(DEBORA_NON_FINITE, "%s: expected finite values for argument 'G', received %s at index %lld", op,
+                  std::isnan(G[j]) ? "NaN" : (G[j] > 0 ? "Infinity" : "-Infinity"), static_cast<long long>(j));
+  return fail(DEBORA_NON_FINITE, "%s: expected values whose products fit in float32 for argument 'G', received "
+              "values that overflow it", op);
+}
+
+/* ---- cp_mttkrp on two threads for small G: one product per thread ------------------------------------------
+ * Below kParallelMinWork the chunked path in run_mttkrp stays on one thread: cut into chunks, each thread would
+ * read what the other has just written (its half of Bt, the Y partials), about 800 cache lines crossing per call
+ * at ~0.3 us each here. Cut by product instead, a thread reads only the inputs (G, the factors, s) and writes only
+ * its own scratch: role Y computes Y = G B, the leading modes' gradients and ds; role Z computes Z = G^T A and the
+ * trailing modes' gradients; each pads the factors and builds the Khatri-Rao rows it needs itself (duplicated
+ * O((P + Q) r) work, against half of the O(N r) work saved). G is read by both cores, so only while it fits each
+ * core's L2. A role cannot know whether the other's product overflowed, so the gradients are staged and the
+ * caller writes every output after both checks (only those few rows cross between the cores). Y and Z are tiled
+ * as on one thread and the dots are summed mode by mode in the one-thread order: every output is bitwise the
+ * one-thread result. Measured (docs/kernels-dense.md): 64x64x3x3, r = 8, 1.20-1.27x; 32x32x3x3, r = 16 (N rp =
+ * 2^17.2) 0.92x, hence the lower bound. */
+constexpr int64_t kRolesMinWork = int64_t{1} << 18; /* N rp below this: one thread */
+constexpr int64_t kRolesMaxG = int64_t{1} << 16;    /* floats of G (256 KiB): both cores keep it in L2 */
+
+struct RoleOut {
+  float* grads[kMaxOrder]; /* the role's modes only: dims[k] x r, scaled by s, ready to copy out */
+  float* ds;               /* rp floats (role Y only) */
+  float* dots[kMaxOrder];  /* the role's modes only: rp floats each (null when dots are not wanted) */
+  bool finite;             /* the role's product was finite; nothing else is filled when it is not */
+};
+
+inline bool use_roles(const Shape& sh, int64_t rp) {
+  return sh.N * rp >= kRolesMinWork && sh.N * rp < kParallelMinWork && sh.N <= kRolesMaxG && pool_size() >= 2;
+}
+
+/* One role, y = true (Y and the modes [0, t)) or false (Z and [t, d)), in the scratch slot of its role (1 or 2) of
+ * whichever thread runs it: if one thread runs both, they do not share buffers. */
+inline void mttkrp_role(const Shape& sh, const float* const* U, const float* s, const float* G, bool y, bool want_dots,
+                        RoleOut* out) {
+  const int64_t r = sh.r, rp = round_up(r, W), P = sh.P, Q = sh.Q;
+  const int t = sh.t, d = sh.d, k0 = y ? 0 : t, k1 = y ? t : d;
+  const int64_t n = y ? P : Q; /* rows of the role's product */
+  /* The role's product needs the Khatri-Rao rows of the other side (B for Y, A for Z); role Y's ds needs A too. */
+  const bool kr_a = t > 1, kr_b = d - t > 1;
+  const bool need_a = kr_a, need_b = y && kr_b;
+  const bool qpath = use_qpath(r, Q);
+  const int64_t rq = round_up(r, kQR);
+  int64_t n_grads = 0;
+  for (int k = k0; k < k1; ++k) n_grads += sh.dims[k] * r;
+  float* ws = scratch(y ? 1 : 2, static_cast<size_t>(padded_size(sh, rp) + (need_a ? P * rp : 0) +
+                                                     (need_b ? Q * rp : 0) + n * rp + side_work(sh, rp, n, k0, k1) +
+                                                     (1 + kMaxOrder) * rp + (qpath ? rq * Q : 0) + n_grads));
+  const float* Up[kMaxOrder];
+  float* spad = nullptr;
+  float* Abuf = pad_inputs(sh, U, s, rp, Up, &spad, ws);
+  float* Bbuf = Abuf + (need_a ? P * rp : 0);
+  float* M = Bbuf + (need_b ? Q * rp : 0); /* Y or Z */
+  float* side = M + n * rp;
+  float* acc = side + side_work(sh, rp, n, k0, k1); /* ds, then each mode's dots */
+  float* qbuf = acc + (1 + kMaxOrder) * rp;         /* Bt (role Y) or zt (role Z) */
+  float* gout = qbuf + (qpath ? rq * Q : 0);
+  if (need_a) build_kr(sh.dims, Up, rp, 0, t, Abuf);
+  if (need_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
+  const float* A = kr_a ? Abuf : Up[0];
+  const float* B = y ? (kr_b ? Bbuf : Up[d - 1]) : nullptr;
+  std::memset(M, 0, sizeof(float) * static_cast<size_t>(n * rp));
+  const int prods = y ? kProdY : kProdZ;
+  if (qpath) {
+    if (y) build_bt(B, Q, rp, rq, qbuf);
+    mttkrp_block_q(r, rp, Q, G, A, B, qbuf, 0, P, 0, Q, y ? M : nullptr, y ? nullptr : M, qbuf, prods);
+  } else {
+    mttkrp_block(rp, Q, G, A, B, 0, P, 0, Q, y ? M : nullptr, y ? nullptr : M, prods);
+  }
+  out->finite = all_finite(M, n * rp);
+  if (!out->finite) return;
+  float* staged[kMaxOrder] = {};
+  float* dots[kMaxOrder] = {};
+  for (int k = k0; k < k1; ++k) {
+    staged[k] = gout;
+    gout += sh.dims[k] * r;
+    dots[k] = acc + (1 + k) * rp;
+  }
+  if (want_dots) std::memset(acc + rp, 0, sizeof(float) * static_cast<size_t>(kMaxOrder * rp));
+  side_grads(sh, Up, spad, rp, M, n, k0, k1, staged, side, want_dots ? dots : nullptr);
+  for (int k = 0; k < kMaxOrder; ++k) out->grads[k] = staged[k], out->dots[k] = dots[k];
+  out->ds = nullptr;
+  if (y) {
+    ds_sum(M, A, P, rp, acc);
+    out->ds = acc;
+  }
+}
+
+inline debora_status run_mttkrp_roles(const char* op, const Shape& sh, const float* const* U, const float* s,
+                                      const float* G, float* const* grads, float* ds, float* dots) {
+  RoleOut outs[2]; /* [0]: role Y, [1]: role Z */
+  /* Chunk 0 is role Z: the caller claims chunk 0 first, as a rule, about 1 us before the worker takes chunk 1,
+   * and role Z is the longer of the two (it also resolves d - t >= 2 trailing modes from Z, the bench case). */
+  parallel_for(2, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) mttkrp_role(sh, U, s, G, c == 1, dots != nullptr, &outs[1 - c]);
+  });
+  if (!outs[0].finite || !outs[1].finite) return non_finite_g(op, sh, G);
+  const int64_t r = sh.r;
+  for (int k = 0; k < sh.d; ++k)
+    std::memcpy(grads[k], outs[k < sh.t ? 0 : 1].grads[k], sizeof(float) * static_cast<size_t>(sh.dims[k] * r));
+  std::memcpy(ds, outs[0].ds, sizeof(float) * static_cast<size_t>(r));
+  if (dots != nullptr) /* mode by mode from zero, the order of the one-thread path: the same bits */
+    for (int64_t i = 0; i < r; ++i) {
+      float sum = 0.0f;
+      for (int k = 0; k < sh.d; ++k) sum += outs[k < sh.t ? 0 : 1].dots[k][i];
+      dots[i] = sum;
+    }
+  return DEBORA_OK;
 }
 
 inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* const* U, const float* s,
                                 const float* G, float* const* grads, float* ds, float* dots) {
   const int64_t r = sh.r, rp = round_up(r, W), P = sh.P, Q = sh.Q;
   const int t = sh.t, d = sh.d;
+  if (use_roles(sh, rp)) return run_mttkrp_roles(op, sh, U, s, G, grads, ds, dots);
 
   /* Chunks: one per thread at most, over the longer side of the P x Q view; each chunk owns a partial of
    * the product along the other side, summed afterwards in chunk order (bitwise reproducible for a given
@@ -460,13 +611,7 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
   if (kr_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
   const float* A = kr_a ? Abuf : Up[0];
   const float* B = kr_b ? Bbuf : Up[d - 1];
-  if (qpath) { /* Bt = B transposed, rq rows (B's padded columns are zero) */
-    int64_t q = 0;
-    for (; q + W <= Q; q += W)
-      for (int64_t i0 = 0; i0 < rq; i0 += kQR) V::transpose_in(B + q * rp + i0, rp, Bt + i0 * Q + q, Q);
-    for (; q < Q; ++q)
-      for (int64_t i = 0; i < rq; ++i) Bt[i * Q + q] = B[q * rp + i];
-  }
+  if (qpath) build_bt(B, Q, rp, rq, Bt);
   auto block = [&](int64_t p0, int64_t p1, int64_t q0, int64_t q1, float* Yc, float* Zc, int64_t c) {
     if (qpath) mttkrp_block_q(r, rp, Q, G, A, B, Bt, p0, p1, q0, q1, Yc, Zc, zt + (split_rows ? c * Q : q0) * rq);
     else mttkrp_block(rp, Q, G, A, B, p0, p1, q0, q1, Yc, Zc);
@@ -500,24 +645,16 @@ inline debora_status run_mttkrp(const char* op, const Shape& sh, const float* co
    * anywhere in row p of G makes Y[p, :] non-finite (x * NaN = NaN, inf * 0 = NaN, inf + finite = inf), so
    * checking the small Y and Z before any output is written catches it; only then is G searched, to name
    * the first offending index. */
-  if (!all_finite(Y, P * rp) || !all_finite(Z, Q * rp)) {
-    for (int64_t j = 0; j < sh.N; ++j)
-      if (!std::isfinite(G[j]))
-        return fail(DEBORA_NON_FINITE, "%s: expected finite values for argument 'G', received %s at index %lld", op,
-                    std::isnan(G[j]) ? "NaN" : (G[j] > 0 ? "Infinity" : "-Infinity"), static_cast<long long>(j));
-    return fail(DEBORA_NON_FINITE, "%s: expected values whose products fit in float32 for argument 'G', received "
-                "values that overflow it", op);
-  }
+  if (!all_finite(Y, P * rp) || !all_finite(Z, Q * rp)) return non_finite_g(op, sh, G);
 
   float* dots_acc = dots != nullptr ? acc + rp : nullptr;
   if (dots_acc != nullptr) std::memset(dots_acc, 0, sizeof(float) * static_cast<size_t>(rp));
-  side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side, dots_acc);
-  side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side, dots_acc);
-  for (int64_t v = 0; v < rp; v += W) { /* in a register: through memory each row would wait on the last */
-    vec sum = V::zero();
-    for (int64_t p = 0; p < P; ++p) sum = V::fma(V::load(Y + p * rp + v), V::load(A + p * rp + v), sum);
-    V::store(acc + v, sum);
-  }
+  float* dots_k[kMaxOrder]; /* every mode adds into the one accumulator */
+  for (int k = 0; k < kMaxOrder; ++k) dots_k[k] = dots_acc;
+  float* const* dk = dots != nullptr ? dots_k : nullptr;
+  side_grads(sh, Up, spad, rp, Y, P, 0, t, grads, side, dk);
+  side_grads(sh, Up, spad, rp, Z, Q, t, d, grads, side, dk);
+  ds_sum(Y, A, P, rp, acc);
   std::memcpy(ds, acc, sizeof(float) * static_cast<size_t>(r));
   if (dots != nullptr) std::memcpy(dots, dots_acc, sizeof(float) * static_cast<size_t>(r));
   return DEBORA_OK;

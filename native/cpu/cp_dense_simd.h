@@ -1,8 +1,9 @@
 /* cp_dense_simd.h — vector traits for the dense-route kernels (cp_materialize, cp_mttkrp): the kernel bodies in
  * cp_dense_kernels.h are written once against a traits type V (vec, W, zero/load/store/set1/fma/mul/add,
- * in_register, and the small-rank MTTKRP's register blocking kQR/kQMR/kQNV with hsum_add and the W x kQR block
- * transposes) and compiled three times: scalar (any CPU), AVX2+FMA and AVX-512, each inside its own GCC target
- * region so one binary runs everywhere and debora_simd_active() picks the variant (native/cpu/simd.h). The driver
+ * load_first/store_first, in_register, and the small-rank MTTKRP's register blocking kQR/kQMR/kQNV with hsum_add
+ * and the W x kQR block transposes) and compiled three times: scalar (any CPU), AVX2+FMA and AVX-512, each inside
+ * its own GCC target region so one binary runs everywhere and debora_simd_active() picks the variant
+ * (native/cpu/simd.h). The driver
  * (test/native/driver_cp_dense.cpp) also instantiates the bodies with a 16-wide emulated vector, so the
  * AVX-512 blocking logic is exercised on machines without AVX-512. */
 #ifndef DEBORA_CP_DENSE_SIMD_H
@@ -31,6 +32,10 @@ struct ScalarTraits {
   /* Keeps a loaded vector in a register (an empty asm that claims to change it): GCC otherwise folds the load into
    * every FMA that uses it, one load per FMA instead of one per vector (yq: 27 loads per 24 FMAs, not 11). */
   static inline void in_register(vec&) {}
+  /* The first n lanes (1 <= n <= W) of p, the others zero; and the store of the first n lanes. For rows of r floats
+   * padded to whole vectors without a memcpy and a memset call per row (GCC turns copy loops into those calls). */
+  static inline vec load_first(const float* p, int64_t) { return *p; }
+  static inline void store_first(float* p, vec v, int64_t) { *p = v; }
   /* One lane: ranks are never wasted, so the small-rank MTTKRP (vectorised along q) is off (kQR = 0). */
   static constexpr int kQR = 0, kQMR = 1, kQNV = 1;
   static inline void hsum_add(const vec* a, float* out) { out[0] += a[0]; }
@@ -57,6 +62,11 @@ struct Avx2Traits {
   static inline vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
   static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
   static inline void in_register(vec& v) { asm("" : "+x"(v)); }
+  static inline __m256i first_mask(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static inline vec load_first(const float* p, int64_t n) { return _mm256_maskload_ps(p, first_mask(n)); }
+  static inline void store_first(float* p, vec v, int64_t n) { _mm256_maskstore_ps(p, first_mask(n), v); }
   /* Small-rank MTTKRP blocking (cp_dense_kernels.h): ranks per group, rows per Y micro-tile, q-vectors per Z
    * micro-tile; 3 x 4 and 4 x 3 accumulators leave 4 of the 16 registers for operands. */
   static constexpr int kQR = 4, kQMR = 3, kQNV = 3;
@@ -111,6 +121,9 @@ struct Avx512Traits {
   static inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
   static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
   static inline void in_register(vec& v) { asm("" : "+v"(v)); }
+  static inline __mmask16 first_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static inline vec load_first(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first_mask(n), p); }
+  static inline void store_first(float* p, vec v, int64_t n) { _mm512_mask_storeu_ps(p, first_mask(n), v); }
   /* Small-rank MTTKRP blocking: 3 x 8 and 8 x 3 accumulators leave 8 of the 32 registers for operands. */
   static constexpr int kQR = 8, kQMR = 3, kQNV = 3;
   /* out[i] += sum of the lanes of a[i], i < 8: each vector folded to 256 bits, then the AVX2 tree on each

@@ -187,6 +187,68 @@ describe('threaded shapes', () => {
   );
 });
 
+describe('small G on two threads: one product per thread', () => {
+  // prod(dims)·rp in [2^18, 2^20) and G ≤ 2^16 floats: Y and Z on different threads (cp_dense_kernels.h,
+  // run_mttkrp_roles). N in [32768, 65536] with r in 8…16 lands there at every SIMD level (rp = r, 8 or 16).
+  // Each product is tiled as on one thread, and dots are summed mode by mode in the one-thread order, so all
+  // outputs must be bitwise those of one thread.
+  const ROLES: [number[], number][] = [
+    [[64, 64, 3, 3], 8], // the bench shape, small-rank path
+    [[64, 64, 3, 3], 13], // rank path
+    [[181, 199], 8], // primes: a column tail on every vector width
+    [[5, 7, 31, 37], 9],
+    [[3, 4, 2, 5, 7, 41], 16], // order 6
+  ];
+  describe.each(LEVELS)('simd %s', (level) => {
+    beforeAll(() => setSimd(level));
+    afterAll(() => setNumThreads(threadsBefore));
+    test.each(ROLES.map(([dims, r]) => [JSON.stringify(dims), r, dims] as const))(
+      'dims %s r = %i: two threads match float64 and are bitwise one thread',
+      (_name, r, dims) => {
+        const p = problem(31, dims, r);
+        setNumThreads(1);
+        const one = cpMttkrp(p.factors, p.s, dims, p.G, { wantDots: true, backend: 'cpu' });
+        setNumThreads(2);
+        const grads = dims.map((n) => poisoned(n * r));
+        const two = cpMttkrp(p.factors, p.s, dims, p.G, { grads, ds: poisoned(r), dots: poisoned(r), backend: 'cpu' });
+        expect(compareAll(p, two)).toBeLessThanOrEqual(1);
+        expect(Array.from(two.ds)).toEqual(Array.from(one.ds));
+        expect(Array.from(two.dots as Float32Array)).toEqual(Array.from(one.dots as Float32Array));
+        for (let k = 0; k < dims.length; k++)
+          expect(Array.from(two.grads[k] as Float32Array)).toEqual(Array.from(one.grads[k] as Float32Array));
+      },
+    );
+  });
+
+  // A product that overflows on one thread while the other's is finite: the finite one must not write its
+  // gradients either. [64, 64, 3, 3] splits as P = 64 (mode 0) x Q = 576: Y = G·KR(U1, U2, U3), Z = Gᵀ·U0.
+  test.each([
+    ['Y', 1e-20, 1], // U0 tiny: Z finite, Y = Σ G·B overflows
+    ['Z', 1, 1e-8], // trailing factors tiny: Y finite, Z = Σ G·U0 overflows
+  ] as const)('only %s overflows: DEBORA_NON_FINITE, nothing written, with 1 and 2 threads', (_which, a, b) => {
+    const dims = [64, 64, 3, 3];
+    const r = 8;
+    const p = problem(32, dims, r);
+    const factors = p.factors.map((f, k) => f.map((v) => v * (k === 0 ? a : b)));
+    const G = new Float32Array(prod(dims)).fill(3e38);
+    for (const threads of [1, 2]) {
+      setNumThreads(threads);
+      const out = {
+        grads: dims.map((n) => new Float32Array(n * r).fill(4242.5)),
+        ds: new Float32Array(r).fill(4242.5),
+        dots: new Float32Array(r).fill(4242.5),
+      };
+      expectError(() => cpMttkrp(factors, p.s, dims, G, out), 'DEBORA_NON_FINITE', "'G'", 'overflow');
+      expect([...out.grads, out.ds, out.dots].every((x) => x.every((v) => v === 4242.5))).toBe(true);
+      const G2 = Float32Array.from(p.G);
+      G2[40000 % prod(dims)] = Number.NaN;
+      expectError(() => cpMttkrp(p.factors, p.s, dims, G2, out), 'DEBORA_NON_FINITE', "'G'", 'NaN at index 3136');
+      expect([...out.grads, out.ds, out.dots].every((x) => x.every((v) => v === 4242.5))).toBe(true);
+    }
+    setNumThreads(threadsBefore);
+  });
+});
+
 describe('the float64 reference backward equals central finite differences', () => {
   // Parameters in float64; L is evaluated with materialize64. Linear loss L = ⟨G, Ψ⟩: Ψ is multilinear, so the
   // central difference is exact up to rounding (error ~ 1e-16·Σ|terms|/h). Nonlinear L = ½‖Ψ − T‖²: its gradient

@@ -52,6 +52,14 @@ struct Emu16Traits {
     return a;
   }
   static inline void in_register(vec&) {}
+  static inline vec load_first(const float* p, int64_t n) {
+    vec v{};
+    std::memcpy(v.x, p, sizeof(float) * static_cast<size_t>(n));
+    return v;
+  }
+  static inline void store_first(float* p, vec v, int64_t n) {
+    std::memcpy(p, v.x, sizeof(float) * static_cast<size_t>(n));
+  }
   static constexpr int kQR = 8, kQMR = 3, kQNV = 3; /* the AVX-512 small-rank blocking */
   static inline void hsum_add(const vec* a, float* out) {
     for (int i = 0; i < kQR; ++i) {
@@ -284,6 +292,58 @@ void case_threads() {
   debora_set_num_threads(debora_hardware_threads());
 }
 
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+bool same_outputs(const Outputs& a, const Outputs& b) {
+  bool same = same_bits(a.ds, b.ds) && same_bits(a.dots, b.dots);
+  for (size_t k = 0; k < a.grads.size(); ++k) same = same && same_bits(a.grads[k], b.grads[k]);
+  return same;
+}
+
+// Small G on 2 and 3 threads: one product per thread (run_mttkrp_roles), at every SIMD level and with the emulated
+// 16-wide vector; correct, and bitwise the one-thread result (same tiling, dots summed in the same mode order).
+void case_roles() {
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> small = {
+      {{64, 64, 3, 3}, 8}, {{64, 64, 3, 3}, 13}, {{181, 199}, 8}, {{5, 7, 31, 37}, 9}};
+  const debora_simd best = debora_simd_supported();
+  uint32_t seed = 700;
+  for (const auto& [dims, r] : small) {
+    Problem p = make_problem(dims, r, seed++);
+    const Ref ref = reference(p, false), abs = reference(p, true);
+    const int d = static_cast<int>(dims.size());
+    debora::dense::Shape sh;
+    debora::dense::validate_shape("emu16", d, dims.data(), r, p.Up.data(), p.s.data(), &sh);
+    for (int level = DEBORA_SIMD_SCALAR; level <= static_cast<int>(best) + 1; ++level) {
+      const bool emu = level > static_cast<int>(best); /* one more round: the emulated 16-wide bodies */
+      if (!emu) debora_set_simd(static_cast<debora_simd>(level));
+      auto run = [&](Outputs& o) {
+        return emu ? debora::dense::emu16_impl::run_mttkrp("emu16", sh, p.Up.data(), p.s.data(), p.G.data(),
+                                                           o.gp.data(), o.ds.data(), o.dots.data())
+                   : debora_cp_mttkrp_cpu(d, dims.data(), r, p.Up.data(), p.s.data(), p.G.data(), o.gp.data(),
+                                          o.ds.data(), o.dots.data());
+      };
+      debora_set_num_threads(1);
+      Outputs one = poisoned_outputs(p);
+      debora_status st = run(one);
+      for (int threads : {2, 3}) {
+        debora_set_num_threads(threads);
+        Outputs o = poisoned_outputs(p);
+        st = st ? st : run(o);
+        std::string detail;
+        const bool ok = st == DEBORA_OK && check_all(p, o, ref, abs, false, &detail) && same_outputs(o, one);
+        report("cp_dense two products " + shape_name(dims, r) + " " +
+                   (emu ? "emu16" : debora_simd_name(static_cast<debora_simd>(level))) + " threads=" +
+                   std::to_string(threads),
+               ok, detail + (same_outputs(o, one) ? "" : " (differs from one thread)"));
+      }
+    }
+    debora_set_simd(best);
+  }
+  debora_set_num_threads(debora_hardware_threads());
+}
+
 bool all_equal(const std::vector<float>& v, float x) {
   for (float e : v)
     if (!(e == x)) return false;
@@ -406,5 +466,6 @@ void case_errors() {
 void driver_cp_dense() {
   case_matches_reference();
   case_threads();
+  case_roles();
   case_errors();
 }
