@@ -10,6 +10,7 @@
  * Workspaces are thread-local and grow-only, so a steady training loop allocates nothing.
  * Tested in test/native/cp_linear.test.ts and test/native/driver_cp_linear.cpp. */
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -347,11 +348,11 @@ struct Needs {
   bool up, vp, ut, vt, pairs;
 };
 
-/* Caller-thread copies of the factors padded to rp columns (zeros), and their transposes, only those
- * the pass reads. When r is already a multiple of the padding (r = 8, 16, 32, ...) the row-major
- * factors are used in place. This runs on the calling thread while the pool's other threads wait, so
- * it is kept to the O((n_in + n_out) r) copies actually needed (at N = 512 it was a few percent of
- * the pass: the old version cleared and filled all four forms every call). */
+/* Copies of the factors padded to rp columns (zeros), and their transposes, only those the pass reads, in the
+ * calling thread's scratch (each thread of a pass pads its own: thread_padded). When r is already a multiple of
+ * the padding (r = 8, 16, 32, ...) the row-major factors are used in place. It is kept to the O((n_in + n_out) r)
+ * copies actually needed (at N = 512 it was a few percent of the pass: the old version cleared and filled all
+ * four forms every call). */
 Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const float* U, const float* V, const float* s,
                    Needs need) {
   Padded p{};
@@ -639,14 +640,44 @@ using Avx512Impl = ScalarImpl;
 /* Rows per parallel chunk: at least a few blocks, so tiny batches stay on one thread. */
 constexpr int64_t MIN_ROWS_PER_CHUNK = 2 * MB;
 
+/* Chunks of a pass: one per thread (at most), the same rows in the forward and the backward, so a core finds its
+ * rows of X (and Z) in its own caches, and a fixed count, so the backward's partial sums reduce in a fixed order. */
+int64_t pass_chunks(int64_t N) {
+  return std::max<int64_t>(1, std::min<int64_t>(debora::pool_size(), (N + MIN_ROWS_PER_CHUNK - 1) / MIN_ROWS_PER_CHUNK));
+}
+
+/* The padded factors of the current call for the thread that runs a chunk, padded by that thread into its own
+ * scratch (once per call: `call` is unique to it). Padded once on the caller and read by the workers, the copies'
+ * lines crossed the cores twice per call: the caller's writes invalidated the workers' copies of the previous call,
+ * then the workers fetched them back (about 0.3 us per line across these vCPUs): pad_factors took 8-10 us on two
+ * threads against 1.2-1.4 us on one at N = 512, r = 8 (rdtsc, docs/kernels-linear.md). */
+std::atomic<uint64_t> g_call{0};
+const Padded& thread_padded(uint64_t call, int64_t n_in, int64_t n_out, int64_t r, int64_t W, const float* U,
+                            const float* V, const float* s, Needs need) {
+  thread_local Padded p{};
+  thread_local uint64_t padded_for = 0;
+  if (padded_for != call) {
+    padded_for = 0; /* a pad_factors that throws (allocation) must not leave a stale match */
+    p = pad_factors(n_in, n_out, r, W, U, V, s, need);
+    padded_for = call;
+  }
+  return p;
+}
+
 template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
              const float* s, float* Y, bool accumulate, float* Z) {
-  const Padded p = pad_factors(n_in, n_out, r, Impl::kPad, U, V, s, Needs{false, true, true, false, Impl::kPairs});
+  const Needs need{false, true, true, false, Impl::kPairs};
+  const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const bool ahead = N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
-  debora::parallel_for(N, MIN_ROWS_PER_CHUNK, [&](int64_t b, int64_t e) {
-    fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, stream, ahead, Z);
+  const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;
+  debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
+    const Padded& p = thread_padded(call, n_in, n_out, r, Impl::kPad, U, V, s, need);
+    for (int64_t c = cb; c < ce; ++c) {
+      const int64_t b = c * per, e = std::min(N, (c + 1) * per);
+      if (b < e) fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, stream, ahead, Z);
+    }
   });
 }
 
@@ -654,38 +685,39 @@ template <class Impl>
 void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
               const float* s, const float* dY, const float* Z, float* dX, bool accumulate_dx, float* dU, float* dV,
               float* ds, float* dots) {
-  const Padded p = pad_factors(n_in, n_out, r, Impl::kPad, U, V, s, Needs{true, Z == nullptr, false, dX != nullptr, Impl::kPairs});
-  const int64_t rp = p.rp;
-  /* Fixed chunking (independent of scheduling) so partial sums reduce in a deterministic order. */
-  const int64_t threads = debora::pool_size();
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(threads, (N + MIN_ROWS_PER_CHUNK - 1) / MIN_ROWS_PER_CHUNK));
-  const int64_t per = (N + n_chunks - 1) / n_chunks;
+  const Needs need{true, Z == nullptr, false, dX != nullptr, Impl::kPairs};
+  const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int64_t rp = (r + Impl::kPad - 1) / Impl::kPad * Impl::kPad;
+  const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;
   const int64_t part_size = (n_out + n_in + 1) * rp;
   float* parts = scratch(2, static_cast<size_t>(n_chunks * part_size));
   const bool stream = dX != nullptr && !accumulate_dx && N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   /* Prefetching ahead pays when the inputs come from DRAM; on cache-resident ones it only added
    * traffic (measured at N = 512, 768 wide). */
   const bool ahead = N * std::max(n_in, n_out) * int64_t{sizeof(float)} >= debora::kStreamBytes;
-  std::memset(parts, 0, sizeof(float) * static_cast<size_t>(n_chunks * part_size));
   debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
+    const Padded& p = thread_padded(call, n_in, n_out, r, Impl::kPad, U, V, s, need);
     for (int64_t c = cb; c < ce; ++c) {
+      /* Cleared by the thread that fills it: cleared on the caller, its lines crossed the cores once more. */
       float* base = parts + c * part_size;
+      std::memset(base, 0, sizeof(float) * static_cast<size_t>(part_size));
       Partials part{base, base + n_out * rp, base + (n_out + n_in) * rp};
       const int64_t b = c * per, e = std::min(N, (c + 1) * per);
       if (b < e) bwd_rows<Impl>(b, e, n_in, n_out, r, X, p, dY, Z, dX, accumulate_dx, stream, ahead, part);
     }
   });
-  /* Reduce in chunk order, dropping the padding columns. */
-  for (int64_t c = 1; c < n_chunks; ++c) {
-    const float* src = parts + c * part_size;
-    for (int64_t q = 0; q < part_size; ++q) parts[q] += src[q];
-  }
-  const float* pU = parts;
-  const float* pV = parts + n_out * rp;
-  const float* pS = parts + (n_out + n_in) * rp;
-  for (int64_t j = 0; j < n_out; ++j) std::memcpy(dU + j * r, pU + j * rp, sizeof(float) * static_cast<size_t>(r));
-  for (int64_t k = 0; k < n_in; ++k) std::memcpy(dV + k * r, pV + k * rp, sizeof(float) * static_cast<size_t>(r));
-  std::memcpy(ds, pS, sizeof(float) * static_cast<size_t>(r));
+  /* Reduce in chunk order straight into the outputs, dropping the padding columns. */
+  auto reduce_rows = [&](int64_t offset, int64_t rows, float* out) {
+    for (int64_t j = 0; j < rows; ++j)
+      for (int64_t i = 0; i < r; ++i) {
+        float sum = parts[offset + j * rp + i];
+        for (int64_t c = 1; c < n_chunks; ++c) sum += parts[c * part_size + offset + j * rp + i];
+        out[j * r + i] = sum;
+      }
+  };
+  reduce_rows(0, n_out, dU);
+  reduce_rows(n_out * rp, n_in, dV);
+  reduce_rows((n_out + n_in) * rp, 1, ds);
   if (dots != nullptr) {
     /* dots_i = <U_i, dU_i> + <V_i, dV_i>: the input of cp_hypergrad, from this pass's outputs. */
     for (int64_t i = 0; i < r; ++i) dots[i] = 0.0f;
