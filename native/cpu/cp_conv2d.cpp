@@ -522,13 +522,16 @@ extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, i
       for (int64_t ch = 0; ch < c.C; ++ch) U2T[i * c.C + ch] = U2[ch * r + i];
     c.U2T = U2T;
     double* gsum = debora::conv2d::caller_scratch(sums, static_cast<size_t>(groups * np));
-    std::fill(gsum, gsum + groups * np, 0.0);
 
     /* Group k holds tasks [k*tasks/groups, (k+1)*tasks/groups): fixed by the shape, so the sums are
-     * added in the same order whatever the thread count. */
+     * added in the same order whatever the thread count. Each group's sums are cleared by the thread that
+     * fills them: cleared on the caller, the worker's groups crossed the cores once more (as in cp_linear). */
     const auto fn = debora::conv2d::pick_bwd();
     debora::parallel_for(groups, 1, [&](int64_t gb, int64_t ge) {
-      for (int64_t k = gb; k < ge; ++k) fn(c, k * tasks / groups, (k + 1) * tasks / groups, gsum + k * np);
+      for (int64_t k = gb; k < ge; ++k) {
+        std::fill(gsum + k * np, gsum + (k + 1) * np, 0.0);
+        fn(c, k * tasks / groups, (k + 1) * tasks / groups, gsum + k * np);
+      }
     });
     for (int64_t k = 1; k < groups; ++k)
       for (int64_t j = 0; j < np; ++j) gsum[j] += gsum[k * np + j];
