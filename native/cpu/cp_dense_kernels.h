@@ -472,27 +472,40 @@ inline debora_status non_finite_g(const char* op, const Shape& sh, const float* 
  * its own scratch: role Y computes Y = G B, the leading modes' gradients and ds; role Z computes Z = G^T A and the
  * trailing modes' gradients; each pads the factors and builds the Khatri-Rao rows it needs itself (duplicated
  * O((P + Q) r) work, against half of the O(N r) work saved). G is read by both cores, so only while it fits each
- * core's L2. A role cannot know whether the other's product overflowed, so the gradients are staged and the
- * caller writes every output after both checks (only those few rows cross between the cores). Y and Z are tiled
+ * core's L2. A role cannot know whether the other's product overflowed, so the gradients are staged (in the
+ * caller's scratch: see RoleOut) and the caller writes every output after both checks (only those few rows cross
+ * between the cores). Y and Z are tiled
  * as on one thread and the dots are summed mode by mode in the one-thread order: every output is bitwise the
  * one-thread result. Measured (docs/kernels-dense.md): 64x64x3x3, r = 8, 1.20-1.27x; 32x32x3x3, r = 16 (N rp =
  * 2^17.2) 0.92x, hence the lower bound. */
 constexpr int64_t kRolesMinWork = int64_t{1} << 18; /* N rp below this: one thread */
 constexpr int64_t kRolesMaxG = int64_t{1} << 16;    /* floats of G (256 KiB): both cores keep it in L2 */
 
+/* What a role hands back, in memory the caller owns (its own scratch slot 0): the role's thread-local scratch is
+ * the worker's, which may start another job (another caller's) as soon as this one's parallel_for returns. */
 struct RoleOut {
-  float* grads[kMaxOrder]; /* the role's modes only: dims[k] x r, scaled by s, ready to copy out */
-  float* ds;               /* rp floats (role Y only) */
-  float* dots[kMaxOrder];  /* the role's modes only: rp floats each (null when dots are not wanted) */
-  bool finite;             /* the role's product was finite; nothing else is filled when it is not */
+  float* stage;            /* in: the role's share of the caller's buffer: role_stage_size floats, 64-byte aligned */
+  float* grads[kMaxOrder]; /* out, the role's modes only: dims[k] x r, scaled by s, ready to copy out */
+  float* ds;               /* out: rp floats (role Y only) */
+  float* dots[kMaxOrder];  /* out, the role's modes only: rp floats each (set, but not filled, without dots) */
+  bool finite;             /* out: the role's product was finite; nothing else is filled when it is not */
 };
+
+/* Floats a role stages: its modes' gradients, then ds and one dots row per mode, in whole cache lines (so the two
+ * roles' shares of the caller's buffer never share a line). */
+inline int64_t role_stage_size(const Shape& sh, int64_t rp, bool y) {
+  int64_t n = (1 + kMaxOrder) * rp;
+  for (int k = y ? 0 : sh.t; k < (y ? sh.t : sh.d); ++k) n += sh.dims[k] * sh.r;
+  return round_up(n, 16);
+}
 
 inline bool use_roles(const Shape& sh, int64_t rp) {
   return sh.N * rp >= kRolesMinWork && sh.N * rp < kParallelMinWork && sh.N <= kRolesMaxG && pool_size() >= 2;
 }
 
-/* One role, y = true (Y and the modes [0, t)) or false (Z and [t, d)), in the scratch slot of its role (1 or 2) of
- * whichever thread runs it: if one thread runs both, they do not share buffers. */
+/* One role, y = true (Y and the modes [0, t)) or false (Z and [t, d)). Its temporaries are in the scratch slot of
+ * its role (1 or 2) of whichever thread runs it (if one thread runs both, they do not share buffers); its results
+ * go to out->stage. */
 inline void mttkrp_role(const Shape& sh, const float* const* U, const float* s, const float* G, bool y, bool want_dots,
                         RoleOut* out) {
   const int64_t r = sh.r, rp = round_up(r, W), P = sh.P, Q = sh.Q;
@@ -503,20 +516,18 @@ inline void mttkrp_role(const Shape& sh, const float* const* U, const float* s, 
   const bool need_a = kr_a, need_b = y && kr_b;
   const bool qpath = use_qpath(r, Q);
   const int64_t rq = round_up(r, kQR);
-  int64_t n_grads = 0;
-  for (int k = k0; k < k1; ++k) n_grads += sh.dims[k] * r;
   float* ws = scratch(y ? 1 : 2, static_cast<size_t>(padded_size(sh, rp) + (need_a ? P * rp : 0) +
                                                      (need_b ? Q * rp : 0) + n * rp + side_work(sh, rp, n, k0, k1) +
-                                                     (1 + kMaxOrder) * rp + (qpath ? rq * Q : 0) + n_grads));
+                                                     (qpath ? rq * Q : 0)));
   const float* Up[kMaxOrder];
   float* spad = nullptr;
   float* Abuf = pad_inputs(sh, U, s, rp, Up, &spad, ws);
   float* Bbuf = Abuf + (need_a ? P * rp : 0);
   float* M = Bbuf + (need_b ? Q * rp : 0); /* Y or Z */
   float* side = M + n * rp;
-  float* acc = side + side_work(sh, rp, n, k0, k1); /* ds, then each mode's dots */
-  float* qbuf = acc + (1 + kMaxOrder) * rp;         /* Bt (role Y) or zt (role Z) */
-  float* gout = qbuf + (qpath ? rq * Q : 0);
+  float* qbuf = side + side_work(sh, rp, n, k0, k1); /* Bt (role Y: read by yq) or zt (role Z: written by zq) */
+  float* acc = out->stage;                          /* ds, then each mode's dots */
+  float* gout = acc + (1 + kMaxOrder) * rp;
   if (need_a) build_kr(sh.dims, Up, rp, 0, t, Abuf);
   if (need_b) build_kr(sh.dims, Up, rp, t, d, Bbuf);
   const float* A = kr_a ? Abuf : Up[0];
@@ -550,14 +561,19 @@ inline void mttkrp_role(const Shape& sh, const float* const* U, const float* s, 
 
 inline debora_status run_mttkrp_roles(const char* op, const Shape& sh, const float* const* U, const float* s,
                                       const float* G, float* const* grads, float* ds, float* dots) {
-  RoleOut outs[2]; /* [0]: role Y, [1]: role Z */
-  /* Chunk 0 is role Z: the caller claims chunk 0 first, as a rule, about 1 us before the worker takes chunk 1,
-   * and role Z is the longer of the two (it also resolves d - t >= 2 trailing modes from Z, the bench case). */
+  const int64_t r = sh.r, rp = round_up(r, W);
+  const int64_t ny = role_stage_size(sh, rp, true), nz = role_stage_size(sh, rp, false);
+  float* stage = scratch(0, static_cast<size_t>(ny + nz)); /* the caller's: see RoleOut */
+  RoleOut outs[2];                                         /* [0]: role Y, [1]: role Z */
+  outs[0].stage = stage;
+  outs[1].stage = stage + ny;
+  /* Chunk 0 is role Z: the caller usually claims chunk 0 first, about 1 us before the worker takes chunk 1 (a
+   * spinning worker can take it first: speed only), and role Z is the longer of the two at the bench shape (it
+   * also resolves d - t >= 2 trailing modes from Z). */
   parallel_for(2, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) mttkrp_role(sh, U, s, G, c == 1, dots != nullptr, &outs[1 - c]);
   });
   if (!outs[0].finite || !outs[1].finite) return non_finite_g(op, sh, G);
-  const int64_t r = sh.r;
   for (int k = 0; k < sh.d; ++k)
     std::memcpy(grads[k], outs[k < sh.t ? 0 : 1].grads[k], sizeof(float) * static_cast<size_t>(sh.dims[k] * r));
   std::memcpy(ds, outs[0].ds, sizeof(float) * static_cast<size_t>(r));

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../native/cpu/cp_dense_common.h"
@@ -315,6 +316,17 @@ void case_roles() {
     const int d = static_cast<int>(dims.size());
     debora::dense::Shape sh;
     debora::dense::validate_shape("emu16", d, dims.data(), r, p.Up.data(), p.s.data(), &sh);
+    /* The shapes must be in the two-product range at every rank padding (scalar, AVX2, AVX-512 and emu16): else
+     * the comparison below would compare the one-thread path with itself. */
+    debora_set_num_threads(2);
+    int64_t last_rp = 0;
+    for (int64_t w : {1, 8, 16}) {
+      const int64_t rp = debora::dense::round_up(r, w);
+      if (rp == last_rp) continue; /* the same padding as the narrower width */
+      last_rp = rp;
+      report("cp_dense two products " + shape_name(dims, r) + " in range at rp = " + std::to_string(rp),
+             debora::dense::emu16_impl::use_roles(sh, rp), "");
+    }
     for (int level = DEBORA_SIMD_SCALAR; level <= static_cast<int>(best) + 1; ++level) {
       const bool emu = level > static_cast<int>(best); /* one more round: the emulated 16-wide bodies */
       if (!emu) debora_set_simd(static_cast<debora_simd>(level));
@@ -341,6 +353,45 @@ void case_roles() {
     }
     debora_set_simd(best);
   }
+  debora_set_num_threads(debora_hardware_threads());
+}
+
+// Two host threads calling cp_mttkrp in the two-product range at once, on different shapes (so their scratch sizes
+// and layouts differ), pool of 2: whichever caller gets the pool, the other runs both products itself. Each result
+// must be bitwise its first one. (A role's results once stayed in the worker's scratch, which the other caller's
+// next job could overwrite or reallocate before this caller had copied them out: TSan reported it.)
+void case_roles_concurrent() {
+  debora_set_num_threads(2);
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> shapes = {{{64, 64, 3, 3}, 8}, {{5, 7, 31, 37}, 9}};
+  std::vector<Problem> probs;
+  std::vector<Outputs> first;
+  uint32_t seed = 800;
+  for (const auto& [dims, r] : shapes) {
+    probs.push_back(make_problem(dims, r, seed++));
+    first.push_back(poisoned_outputs(probs.back()));
+    Problem& p = probs.back();
+    debora_cp_mttkrp_cpu(static_cast<int>(dims.size()), p.dims.data(), r, p.Up.data(), p.s.data(), p.G.data(),
+                         first.back().gp.data(), first.back().ds.data(), first.back().dots.data());
+  }
+  int bad[2] = {0, 0}, calls = 300;
+  auto caller = [&](int c) {
+    const Problem& p = probs[c];
+    for (int i = 0; i < calls; ++i) {
+      Outputs o = poisoned_outputs(p);
+      const debora_status st = debora_cp_mttkrp_cpu(static_cast<int>(p.dims.size()), p.dims.data(), p.r, p.Up.data(),
+                                                     p.s.data(), p.G.data(), o.gp.data(), o.ds.data(), o.dots.data());
+      if (st != DEBORA_OK || !same_outputs(o, first[c])) ++bad[c];
+    }
+  };
+  std::thread a(caller, 0), b(caller, 1);
+  a.join();
+  b.join();
+  const Ref ref = reference(probs[0], false), abs = reference(probs[0], true);
+  std::string detail;
+  const bool ok0 = check_all(probs[0], first[0], ref, abs, false, &detail);
+  report("cp_dense two products, two host threads at once: " + std::to_string(2 * calls) + " calls bitwise stable",
+         ok0 && bad[0] == 0 && bad[1] == 0,
+         detail + " unstable: " + std::to_string(bad[0]) + " + " + std::to_string(bad[1]));
   debora_set_num_threads(debora_hardware_threads());
 }
 
@@ -467,5 +518,6 @@ void driver_cp_dense() {
   case_matches_reference();
   case_threads();
   case_roles();
+  case_roles_concurrent();
   case_errors();
 }
