@@ -348,6 +348,9 @@ struct Needs {
   bool up, vp, ut, vt, pairs;
 };
 
+/* The rank r padded to a multiple of W: the columns of the padded factors and of the backward's partial sums. */
+inline int64_t padded_rank(int64_t r, int64_t W) { return (r + W - 1) / W * W; }
+
 /* Copies of the factors padded to rp columns (zeros), and their transposes, only those the pass reads, in the
  * calling thread's scratch (each thread of a pass pads its own: thread_padded). When r is already a multiple of
  * the padding (r = 8, 16, 32, ...) the row-major factors are used in place. It is kept to the O((n_in + n_out) r)
@@ -356,7 +359,7 @@ struct Needs {
 Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const float* U, const float* V, const float* s,
                    Needs need) {
   Padded p{};
-  p.rp = (r + W - 1) / W * W;
+  p.rp = padded_rank(r, W);
   const int64_t rp = p.rp;
   const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
   p.ldut = debora::odd_line_stride(n_out);
@@ -687,7 +690,7 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
               float* ds, float* dots) {
   const Needs need{true, Z == nullptr, false, dX != nullptr, Impl::kPairs};
   const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
-  const int64_t rp = (r + Impl::kPad - 1) / Impl::kPad * Impl::kPad;
+  const int64_t rp = padded_rank(r, Impl::kPad); /* p.rp of every thread's padded factors (thread_padded) */
   const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;
   const int64_t part_size = (n_out + n_in + 1) * rp;
   float* parts = scratch(2, static_cast<size_t>(n_chunks * part_size));
