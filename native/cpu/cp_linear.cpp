@@ -83,6 +83,8 @@ struct ScalarTraits : debora::dense::ScalarTraits {
   static inline void store_partial(float* p, vec v, int64_t n) {
     if (n > 0) *p = v;
   }
+  /* Named by k2_block's NT branch, which only the AVX-512 level instantiates (Avx512Impl::k2_stream). */
+  static inline void stream(float* p, vec v) { *p = v; }
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
   static constexpr int k2_mr = 4, k2_nv = 3;
   static constexpr int k3_kr(int cv) { return cv == 2 ? 6 : 12; }
@@ -110,6 +112,8 @@ struct Avx2Traits : debora::dense::Avx2Traits {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else if (n > 0) _mm256_maskstore_ps(p, mask(n), v);
   }
+  /* Named by k2_block's NT branch, which only the AVX-512 level instantiates (Avx512Impl::k2_stream). */
+  static inline void stream(float* p, vec v) { _mm256_storeu_ps(p, v); }
   /* Register tiles for 16 registers (see the kernels' comments for how they were chosen). */
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
   static constexpr int k2_mr = 4, k2_nv = 3;
@@ -134,6 +138,8 @@ struct Avx512Traits : debora::dense::Avx512Traits {
     if (n >= 16) _mm512_storeu_ps(p, v);
     else if (n > 0) _mm512_mask_storeu_ps(p, mask(n), v);
   }
+  /* A non-temporal store of one whole, aligned cache line (k2_nt). */
+  static inline void stream(float* p, vec v) { _mm512_stream_ps(p, v); }
   /* Register tiles for 32 registers. */
   static constexpr int k1_mr(int cv) { return cv == 4 ? 6 : cv == 2 ? 8 : 12; }
   static constexpr int k2_mr = 8, k2_nv = 3;
@@ -446,6 +452,20 @@ debora_status validate(const char* op, int64_t N, int64_t n_in, int64_t n_out, i
   return debora::check_finite(op, "s", s, r);
 }
 
+/* The columns of a streamed output [head, head + body) that go out straight from k2's register tiles with
+ * non-temporal stores (AVX-512: a vector is a line): from the first line boundary of a row, in whole vectors. The
+ * head before it and the tail after it (under a vector) take plain stores, so no line is written partly streamed.
+ * body = 0 when the rows do not all start at one offset within a line (ldc not a multiple of 16 floats). */
+struct NtSplit {
+  int64_t head = 0, body = 0;
+};
+inline NtSplit nt_split(const float* C, int64_t N, int64_t ldc) {
+  const uintptr_t off = reinterpret_cast<uintptr_t>(C) & 63;
+  if (ldc % 16 != 0 || off % sizeof(float) != 0) return {};
+  const int64_t head = std::min<int64_t>(N, static_cast<int64_t>((64 - off) & 63) / int64_t{sizeof(float)});
+  return {head, (N - head) / 16 * 16};
+}
+
 /* C[M x N] = A[M x rp] * Bt[rp x N] written with streaming stores: MR_STAGE rows at a time into a
  * cache-resident strip, then streamed out (stream.h). Used for a large Y or dX that is overwritten. */
 constexpr int64_t MR_STAGE = 8; /* two of k2's 4-row groups */
@@ -479,7 +499,7 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     if (ahead) la.add(X + (m0 + M) * n_in, std::min(MB, e - m0 - M), n_in, n_in);
     la.plan(Impl::k2_steps(M, n_out));
     if (stream)
-      k2_streamed<Impl>(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, &la);
+      Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, &la);
     else
       Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate, &la);
   }
@@ -528,7 +548,7 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU, &la);
     Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV, &la);
     if (dX != nullptr && stream)
-      k2_streamed<Impl>(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, &la);
+      Impl::k2_stream(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, &la);
     else if (dX != nullptr)
       Impl::k2(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, accumulate_dx, &la);
   }
@@ -551,6 +571,10 @@ struct ScalarImpl {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
+  static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
+                        int64_t ldc, Lookahead* la) {
+    k2_streamed<ScalarImpl>(M, rp, A, Bt, ldb, N, C, ldc, la);
+  }
   static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
                  int64_t ldc, bool acc, Lookahead* la) {
     scalar_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
@@ -578,6 +602,12 @@ struct Avx2Impl {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<8>(dst, src, n); }
+  /* Through the staging strip: an 8-lane vector is half a line, so streaming the tiles themselves would leave
+   * lines half-written between two tiles. */
+  static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
+                        int64_t ldc, Lookahead* la) {
+    k2_streamed<Avx2Impl>(M, rp, A, Bt, ldb, N, C, ldc, la);
+  }
   DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
                                     float* C, int64_t ldc, bool acc, Lookahead* la) {
     avx2_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
@@ -613,6 +643,22 @@ struct Avx512Impl {
     if (full < rp) avx2_impl::k1(M, K, A, lda, B + full, rp, C + full, full > 0 ? Companion{} : pf, rp - full);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<16>(dst, src, n); }
+  /* Straight from k2's register tiles when every row of C starts at the same offset within a line (ldc a
+   * multiple of 16): the columns from the first line boundary on, in whole vectors, go out with non-temporal
+   * stores (each a whole line); the head (the columns before that boundary) and the tail (less than a vector)
+   * with plain stores, so no line is written partly streamed. The staging strip's burst of streamed copies
+   * (24 KiB per 8 rows) left the core waiting on the store drain with no arithmetic in flight: at N = 4096 the
+   * streamed k2 cost 300 TSC ticks per 768-wide row more than in cache, one core's streaming-store rate
+   * (docs/kernels-linear.md, "Eighth look"). Otherwise the staging strip. */
+  DEBORA_TARGET_AVX512 static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb,
+                                             int64_t N, float* C, int64_t ldc, Lookahead* la) {
+    const NtSplit sp = nt_split(C, N, ldc);
+    if (sp.body == 0) return k2_streamed<Avx512Impl>(M, rp, A, Bt, ldb, N, C, ldc, la);
+    avx512_impl::k2_nt(M, rp, A, Bt + sp.head, ldb, sp.body, C + sp.head, ldc, la);
+    if (sp.head > 0) avx512_impl::k2(M, rp, A, Bt, ldb, sp.head, C, ldc, false, nullptr);
+    const int64_t done = sp.head + sp.body;
+    if (done < N) avx512_impl::k2(M, rp, A, Bt + done, ldb, N - done, C + done, ldc, false, nullptr);
+  }
   DEBORA_TARGET_AVX512 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
                                       float* C, int64_t ldc, bool acc, Lookahead* la) {
     avx512_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);

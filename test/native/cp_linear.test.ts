@@ -2,7 +2,7 @@
  * cp_linear.test.ts — op cp_linear (matrix adapter, activation route) against the float64
  * reference on seeded awkward shapes (1, primes, SIMD width ± 1, the 64-row block ± 1, r up to
  * 256), with every SIMD path this CPU has; outputs large enough for streaming stores at unaligned
- * offsets; the reference backward against central finite
+ * offsets (every offset within a line where the rows are a multiple of 16 floats); the reference backward against central finite
  * differences; options (accumulate, Z reuse, no dX, dots, async); the d = 2 hypergradient
  * identity; and bad input (clear error, outputs untouched).
  * Tolerance: γ_k·Σ|terms| with k = nIn + nOut + N + r + 4, the worst-case float32 summation
@@ -179,6 +179,56 @@ describe.each(LEVELS)('simd %s, large outputs and wide ranks', (level) => {
       v.map((x, q) => x + (absolute ? Math.abs(b[q] as number) : (b[q] as number)));
     expect(boundRatio(Y, plus(ref.Y, baseY, false), plus(absRef.Y, baseY, true), k)).toBeLessThanOrEqual(1);
     expect(boundRatio(dX, plus(rb.dX, baseX, false), plus(ab.dX, baseX, true), k)).toBeLessThanOrEqual(1);
+  });
+});
+
+// Rows a multiple of 16 floats: at the AVX-512 level a streamed Y or dX goes out straight from the register tiles
+// with aligned non-temporal stores from the first 64-byte boundary of each row, and the floats before it (the head)
+// and after the last whole vector (the tail) with plain stores; the other levels use the staging strip. At each of
+// the 16 offsets of the output within a line: bitwise equal to the same product accumulated onto zeros (which
+// never streams), every element written, nothing written outside the output; at one offset also against float64.
+describe.each(LEVELS)('simd %s, streamed outputs at every offset within a cache line', (level) => {
+  beforeAll(() => setSimd(level));
+  // [N, nIn, nOut, r]: Y 4.3 MB and dX 4.4 MB, both over the 4 MiB streaming threshold.
+  const shapes: [number, number, number, number][] = [
+    [1400, 784, 768, 9],
+    [1401, 800, 752, 8],
+  ];
+  test.each(shapes)('N=%i nIn=%i nOut=%i r=%i', (N, nIn, nOut, r) => {
+    const p = problem(N + r, N, nIn, nOut, r);
+    const Yacc = cpLinearForward(p, { out: new Float32Array(N * nOut), accumulate: true }).Y;
+    const dXacc = cpLinearBackward(p, { dX: new Float32Array(N * nIn), accumulateDx: true }).dX as Float32Array;
+    const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    // The output at `offset` floats into a NaN-filled buffer with 16 guard floats after it.
+    const view = (n: number, offset: number) => {
+      const all = new Float32Array(n + 32).fill(Number.NaN);
+      return { all, out: all.subarray(offset, offset + n) };
+    };
+    const guardsIntact = (all: Float32Array, offset: number, n: number) =>
+      all.subarray(0, offset).every(Number.isNaN) && all.subarray(offset + n).every(Number.isNaN);
+    for (let offset = 0; offset < 16; offset++) {
+      const y = view(N * nOut, offset);
+      cpLinearForward(p, { out: y.out });
+      const dx = view(N * nIn, offset);
+      cpLinearBackward(p, { dX: dx.out });
+      expect([offset, bytes(y.out).equals(bytes(Yacc)), guardsIntact(y.all, offset, N * nOut)]).toEqual([offset, true, true]);
+      expect([offset, bytes(dx.out).equals(bytes(dXacc)), guardsIntact(dx.all, offset, N * nIn)]).toEqual([
+        offset,
+        true,
+        true,
+      ]);
+    }
+    const ref = linearForward(N, nIn, nOut, r, p.X, p.U, p.V, p.s);
+    const absRef = linearForward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s));
+    const rb = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
+    const ab = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
+    const y = view(N * nOut, 5);
+    cpLinearForward(p, { out: y.out });
+    const dx = view(N * nIn, 5);
+    cpLinearBackward(p, { dX: dx.out });
+    const k = nIn + nOut + N + r + 4;
+    expect(boundRatio(y.out, ref.Y, absRef.Y, k)).toBeLessThanOrEqual(1);
+    expect(boundRatio(dx.out, rb.dX, ab.dX, k)).toBeLessThanOrEqual(1);
   });
 });
 
