@@ -53,7 +53,7 @@ void driver_cp_linear() {
   // plain ones at whatever offset the allocator gives).
   const int64_t shapes[][4] = {{1, 1, 1, 1},     {7, 9, 5, 3},      {65, 17, 8, 9},     {130, 12, 31, 17},
                                {130, 13, 31, 8}, {97, 33, 47, 16},  {200, 5, 6, 40},    {1100, 7, 960, 5},
-                               {1100, 961, 6, 3}, {700, 33, 1504, 9}, {700, 1504, 10, 8}};
+                               {1100, 961, 6, 3}, {700, 7, 1504, 5}, {700, 1504, 6, 3}};
   const debora_simd best = debora_simd_supported();
   for (int level = DEBORA_SIMD_SCALAR; level <= static_cast<int>(best); ++level) {
     for (int threads : {1, 3}) {
