@@ -211,7 +211,11 @@ describe.each(LEVELS)('simd %s, streamed outputs at every offset within a cache 
       cpLinearForward(p, { out: y.out });
       const dx = view(N * nIn, offset);
       cpLinearBackward(p, { dX: dx.out });
-      expect([offset, bytes(y.out).equals(bytes(Yacc)), guardsIntact(y.all, offset, N * nOut)]).toEqual([offset, true, true]);
+      expect([offset, bytes(y.out).equals(bytes(Yacc)), guardsIntact(y.all, offset, N * nOut)]).toEqual([
+        offset,
+        true,
+        true,
+      ]);
       expect([offset, bytes(dx.out).equals(bytes(dXacc)), guardsIntact(dx.all, offset, N * nIn)]).toEqual([
         offset,
         true,
