@@ -483,7 +483,7 @@ void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t
 
 template <class Impl>
 void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p, float* Y,
-              bool accumulate, bool stream, bool ahead, float* Z) {
+              bool accumulate, bool stream, float* Z) {
   const int64_t rp = p.rp;
   float* Zb = scratch(1, static_cast<size_t>(2 * MB * rp));
   float* Zs = Zb + MB * rp;
@@ -494,14 +494,14 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
       for (int64_t m = 0; m < M; ++m)
         std::memcpy(Z + (m0 + m) * r, Zb + m * rp, sizeof(float) * static_cast<size_t>(r));
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
-    /* The next block's X is fetched while this block's output is computed. */
-    Lookahead la;
-    if (ahead) la.add(X + (m0 + M) * n_in, std::min(MB, e - m0 - M), n_in, n_in);
-    la.plan(Impl::k2_steps(M, n_out));
+    /* No look-ahead here: k1 reads X's rows in order, which the hardware prefetcher follows, and prefetching the
+     * next block during k2 competed with Y's streamed stores. Without it the forward ran 1.23-1.32x faster at
+     * N = 4096, r = 8 (1.31x at N = 2048, 1.10x at r = 16, 1.01x at r = 32; AVX2 level 1.04-1.11x), paired
+     * (docs/kernels-linear.md, "Eighth look"). */
     if (stream)
-      Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, &la);
+      Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, nullptr);
     else
-      Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate, &la);
+      Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate, nullptr);
   }
   if (stream) debora::stream_fence();
 }
@@ -719,13 +719,12 @@ void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, 
   const Needs need{false, true, true, false, Impl::kPairs};
   const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
-  const bool ahead = N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;
   debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
     const Padded& p = thread_padded(call, n_in, n_out, r, Impl::kPad, U, V, s, need);
     for (int64_t c = cb; c < ce; ++c) {
       const int64_t b = c * per, e = std::min(N, (c + 1) * per);
-      if (b < e) fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, stream, ahead, Z);
+      if (b < e) fwd_rows<Impl>(b, e, n_in, n_out, r, X, p, Y, accumulate, stream, Z);
     }
   });
 }
