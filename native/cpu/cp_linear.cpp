@@ -83,7 +83,7 @@ struct ScalarTraits : debora::dense::ScalarTraits {
   static inline void store_partial(float* p, vec v, int64_t n) {
     if (n > 0) *p = v;
   }
-  /* Named by k2_block's NT branch, which only the AVX-512 level instantiates (Avx512Impl::k2_stream). */
+  /* Named by k2_block's NT branch (compiled at every level in k2_nt, but only Avx512Impl::k2_stream calls it). */
   static inline void stream(float* p, vec v) { *p = v; }
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
   static constexpr int k2_mr = 4, k2_nv = 3;
@@ -112,7 +112,7 @@ struct Avx2Traits : debora::dense::Avx2Traits {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else if (n > 0) _mm256_maskstore_ps(p, mask(n), v);
   }
-  /* Named by k2_block's NT branch, which only the AVX-512 level instantiates (Avx512Impl::k2_stream). */
+  /* Named by k2_block's NT branch (compiled at every level in k2_nt, but only Avx512Impl::k2_stream calls it). */
   static inline void stream(float* p, vec v) { _mm256_storeu_ps(p, v); }
   /* Register tiles for 16 registers (see the kernels' comments for how they were chosen). */
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }

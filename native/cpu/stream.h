@@ -2,9 +2,12 @@
  * fused kernels (cp_linear, cp_conv2d). Streaming a row avoids the read-for-ownership of lines that
  * are about to be replaced (a third less DRAM traffic for that output; measured here: one core
  * writes 9 GB/s with plain stores and 17-18 GB/s with streaming stores) and keeps the output from
- * evicting inputs still to be read. Rows are computed into a small cache-resident staging strip,
- * then copied out with stream_copy; the partial vectors at the ends of a row use plain stores, so
- * any alignment works. Call stream_fence() once at the end of a task that streamed. */
+ * evicting inputs still to be read. Where a kernel cannot stream its register tiles directly
+ * (cp_conv2d does when the output plane is a multiple of the vector width, cp_linear at the AVX-512
+ * level when its rows are a multiple of 16 floats, both from a row's first line boundary), rows are
+ * computed into a small cache-resident staging strip, then copied out with stream_copy; the partial
+ * vectors at the ends of a row use plain stores, so any alignment works. Call stream_fence() once at
+ * the end of a task that streamed. */
 #ifndef DEBORA_STREAM_H
 #define DEBORA_STREAM_H
 

@@ -199,7 +199,7 @@ describe.each(LEVELS)('simd %s, streamed outputs at every offset within a cache 
     const Yacc = cpLinearForward(p, { out: new Float32Array(N * nOut), accumulate: true }).Y;
     const dXacc = cpLinearBackward(p, { dX: new Float32Array(N * nIn), accumulateDx: true }).dX as Float32Array;
     const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    // The output at `offset` floats into a NaN-filled buffer with 16 guard floats after it.
+    // The output at `offset` floats into a NaN-filled buffer, with 32 - offset guard floats after it.
     const view = (n: number, offset: number) => {
       const all = new Float32Array(n + 32).fill(Number.NaN);
       return { all, out: all.subarray(offset, offset + n) };
