@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cp_dense_simd.h"
@@ -83,8 +84,6 @@ struct ScalarTraits : debora::dense::ScalarTraits {
   static inline void store_partial(float* p, vec v, int64_t n) {
     if (n > 0) *p = v;
   }
-  /* Named by k2_block's NT branch (compiled at every level in k2_nt, but only Avx512Impl::k2_stream calls it). */
-  static inline void stream(float* p, vec v) { *p = v; }
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
   static constexpr int k2_mr = 4, k2_nv = 3;
   static constexpr int k3_kr(int cv) { return cv == 2 ? 6 : 12; }
@@ -112,8 +111,6 @@ struct Avx2Traits : debora::dense::Avx2Traits {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else if (n > 0) _mm256_maskstore_ps(p, mask(n), v);
   }
-  /* Named by k2_block's NT branch (compiled at every level in k2_nt, but only Avx512Impl::k2_stream calls it). */
-  static inline void stream(float* p, vec v) { _mm256_storeu_ps(p, v); }
   /* Register tiles for 16 registers (see the kernels' comments for how they were chosen). */
   static constexpr int k1_mr(int cv) { return cv == 4 ? 3 : cv == 2 ? 4 : 8; }
   static constexpr int k2_mr = 4, k2_nv = 3;
@@ -148,6 +145,14 @@ struct Avx512Traits : debora::dense::Avx512Traits {
 namespace avx512_impl {
 using V = Avx512Traits;
 #include "cp_linear_kernels.inc"
+
+/* C[M x N] = A[M x rp] * Bt[rp x N] with non-temporal stores from the register tiles: every vector of C a whole
+ * 64-byte line (C + j * ldc aligned for every row, N a multiple of 16; Avx512Impl::k2_stream splits off the rest).
+ * Only this level has it: an 8-lane vector is half a line. */
+inline void k2_nt(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
+                  int64_t ldc, Lookahead* la) {
+  k2_acc<false, true>(M, rp, A, Bt, ldb, N, C, ldc, la);
+}
 
 /* ---- rank 8 under AVX-512 (rp = 8): two k in one 16-lane vector ----
  * Along the rank a 16-lane vector would be half empty at rp = 8 (and the AVX2 copy runs at half of
