@@ -8,7 +8,8 @@
 #   bash bench/ab.sh cp_mttkrp [rev] ["dims r" ...]  every mode, ds, dots (default: "64x64x3x3 8", "768x768 32"),
 #                                                    both versions in one process (bench/ab/cp_mttkrp_paired.cpp)
 # Set DEBORA_SIMD=avx2 (or scalar) to time a lower SIMD level on the same machine; ACC=1 (cp_linear) accumulates
-# into Y and dX, the path lib/nn's layers take (nothing streamed), instead of overwriting them as the bench does.
+# into Y and dX, the path lib/nn's layers take (nothing streamed), instead of overwriting them as the bench does;
+# ZNULL=1 (cp_linear) calls the backward without the forward's Z.
 # Needs build-cmake/ from npm run build:native. The loop programs are bench/ab/<op>_loop.cpp (cp_mttkrp: _paired).
 set -euo pipefail
 op=${1:-}

@@ -14,6 +14,9 @@
 #include <cstring>
 #include <type_traits>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 #include "cp_dense_simd.h"
 #include "internal.h"
@@ -35,45 +38,6 @@ struct Companion {
   const float* p = nullptr;
   int64_t ld = 0;
   int64_t len = 0;
-};
-
-/* Software pipelining across row blocks: while the compute-bound kernels (k3, k2) of one block run
- * from cache, the rows of the next block's inputs are prefetched into L2, a few lines per register
- * block, so its memory traffic overlaps this block's arithmetic instead of stalling the next k1.
- * Up to two row ranges (X and dY), walked in row order. */
-struct Lookahead {
-  struct Range {
-    const float* p;
-    int64_t rows, len, ld;
-  };
-  Range q[2];
-  int nq = 0, cur = 0;
-  int64_t row = 0, col = 0, per_step = 0;
-
-  void add(const float* p, int64_t rows, int64_t len, int64_t ld) {
-    if (rows > 0 && nq < 2) q[nq++] = Range{p, rows, len, ld};
-  }
-  int64_t lines() const {
-    int64_t n = 0;
-    for (int i = 0; i < nq; ++i) n += q[i].rows * ((q[i].len + 15) / 16);
-    return n;
-  }
-  /* Spread the lines over about `steps` calls of step(). */
-  void plan(int64_t steps) { per_step = std::max<int64_t>(1, (lines() + steps - 1) / std::max<int64_t>(1, steps)); }
-  inline void step() {
-    for (int64_t n = per_step; n > 0 && cur < nq; --n) {
-      const Range& r = q[cur];
-      __builtin_prefetch(r.p + row * r.ld + col, 0, 2);
-      col += 16;
-      if (col >= r.len) {
-        col = 0;
-        if (++row >= r.rows) {
-          row = 0;
-          ++cur;
-        }
-      }
-    }
-  }
 };
 
 /* ---- vector traits: the dense route's (cp_dense_simd.h: vec, W, load/store/set1/fma/add/mul) plus
@@ -150,8 +114,8 @@ using V = Avx512Traits;
  * 64-byte line (C + j * ldc aligned for every row, N a multiple of 16; Avx512Impl::k2_stream splits off the rest).
  * Only this level has it: an 8-lane vector is half a line. */
 inline void k2_nt(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                  int64_t ldc, Lookahead* la) {
-  k2_acc<false, true>(M, rp, A, Bt, ldb, N, C, ldc, la);
+                  int64_t ldc) {
+  k2_acc<false, true>(M, rp, A, Bt, ldb, N, C, ldc);
 }
 
 /* ---- rank 8 under AVX-512 (rp = 8): two k in one 16-lane vector ----
@@ -286,16 +250,10 @@ __attribute__((always_inline)) inline void k3_block(int64_t M, const float* __re
 
 constexpr int kK3Pairs = 24; /* k3: 48 rows of C in 24 accumulators */
 
-/* Lookahead::step calls of one k3 (one per full tile). */
-inline int64_t k3_steps(int64_t K) { return K / (2 * kK3Pairs); }
-
-inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C, Lookahead* la) {
+inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C) {
   constexpr int KP = kK3Pairs;
   int64_t k = 0;
-  for (; k + 2 * KP <= K; k += 2 * KP) {
-    k3_block<KP, false>(M, A + k, lda, Bd, C + 8 * k);
-    if (la != nullptr) la->step();
-  }
+  for (; k + 2 * KP <= K; k += 2 * KP) k3_block<KP, false>(M, A + k, lda, Bd, C + 8 * k);
   for (; k + 2 <= K; k += 2) k3_block<1, false>(M, A + k, lda, Bd, C + 8 * k);
   if (k < K) k3_block<1, true>(M, A + k, lda, Bd, C + 8 * k);
 }
@@ -314,16 +272,27 @@ inline void duplicate(int64_t M, const float* B, float* Bd) {
 
 constexpr int64_t MB = 64; /* rows per block: X block of 64 x 768 floats = 192 KiB stays in L2 */
 
-/* Rows per backward block. With the lookahead on (inputs from DRAM), L2 (512 KiB here) must hold the
- * block's dY and X rows, the next block's being prefetched, and the partial sums. At rp = 8 the block
- * is cut to about 320 KiB of rows, 24 at 768 -> 768: the backward 1.15x at N = 4096 and 1.18x at
- * N = 2048, r = 8 (bench/ab.sh; 16 and 32 rows gave 1.10x and 1.04x). At rp >= 16 each block also
- * re-reads 2 x 768 x rp floats of partial sums, and small blocks were slower (0.97x at r = 16 with
- * 24 rows, 0.94x at r = 32 with 16), so those keep 64. */
-int64_t bwd_block_rows(int64_t n_in, int64_t n_out, int64_t rp, bool ahead) {
-  if (!ahead || rp > 8) return MB;
-  const int64_t row_bytes = 2 * (n_in + n_out) * int64_t{sizeof(float)}; /* this block's and the next */
-  return std::max<int64_t>(8, std::min<int64_t>(MB, (320 << 10) / row_bytes / 8 * 8));
+/* L2 bytes per core (sysconf where glibc reports it; 512 KiB, the smallest of the machines measured, otherwise). */
+int64_t l2_bytes() {
+  static const int64_t bytes = [] {
+    int64_t n = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    n = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return n >= (int64_t{256} << 10) ? n : int64_t{512} << 10;
+  }();
+  return bytes;
+}
+
+/* Rows per backward block. From DRAM (from_dram), the block's rows of dY and X must stay in L2 from k1 to the
+ * last k3: three quarters of L2 for them, at most 2 * MB rows. With 1 MiB that is 128 rows at 768 -> 768: the
+ * backward 1.02-1.05x faster than with 64 (1.11-1.14x at r = 32, where each block re-reads its 2 x 768 x rp
+ * floats of partial sums), paired; 96 and 160 rows were within the noise of 128 (docs/kernels-linear.md,
+ * "Ninth look"). From cache the block is MB rows. */
+int64_t bwd_block_rows(int64_t n_in, int64_t n_out, bool from_dram) {
+  if (!from_dram) return MB;
+  const int64_t row_bytes = (n_in + n_out) * int64_t{sizeof(float)};
+  return std::max<int64_t>(8, std::min<int64_t>(2 * MB, l2_bytes() * 3 / 4 / row_bytes / 8 * 8));
 }
 
 /* Grow-only thread-local scratch: after the first call of a given size nothing is allocated. */
@@ -477,11 +446,11 @@ constexpr int64_t MR_STAGE = 8; /* two of k2's 4-row groups */
 
 template <class Impl>
 void k2_streamed(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                 int64_t ldc, Lookahead* la) {
+                 int64_t ldc) {
   float* stage = scratch(3, static_cast<size_t>(MR_STAGE * N));
   for (int64_t m = 0; m < M; m += MR_STAGE) {
     const int64_t mb = std::min(MR_STAGE, M - m);
-    Impl::k2(mb, rp, A + m * rp, Bt, ldb, N, stage, N, false, la);
+    Impl::k2(mb, rp, A + m * rp, Bt, ldb, N, stage, N, false);
     for (int64_t j = 0; j < mb; ++j) Impl::stream_copy(C + (m + j) * ldc, stage + j * N, N);
   }
 }
@@ -499,14 +468,14 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
       for (int64_t m = 0; m < M; ++m)
         std::memcpy(Z + (m0 + m) * r, Zb + m * rp, sizeof(float) * static_cast<size_t>(r));
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
-    /* No look-ahead here: k1 reads X's rows in order, which the hardware prefetcher follows, and prefetching the
-     * next block during k2 competed with Y's streamed stores. Without it the forward ran 1.23-1.32x faster at
+    /* No prefetch of the next block here: k1 reads X's rows in order, which the hardware prefetcher follows, and
+     * prefetching the next block during k2 (a look-ahead, since removed) competed with Y's streamed stores. Without it the forward ran 1.23-1.32x faster at
      * N = 4096, r = 8 (1.31x at N = 2048, 1.10x at r = 16, 1.01x at r = 32; AVX2 level 1.04-1.11x), paired
      * (docs/kernels-linear.md, "Eighth look"). */
     if (stream)
-      Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, nullptr);
+      Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out);
     else
-      Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate, nullptr);
+      Impl::k2(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out, accumulate);
   }
   if (stream) debora::stream_fence();
 }
@@ -519,9 +488,10 @@ struct Partials {
 
 template <class Impl>
 void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, const float* X, const Padded& p,
-              const float* dY, const float* Z, float* dX, bool accumulate_dx, bool stream, bool ahead, Partials part) {
+              const float* dY, const float* Z, float* dX, bool accumulate_dx, bool stream, bool from_dram,
+              Partials part) {
   const int64_t rp = p.rp;
-  const int64_t mb = bwd_block_rows(n_in, n_out, rp, ahead);
+  const int64_t mb = bwd_block_rows(n_in, n_out, from_dram);
   float* Zb = scratch(1, static_cast<size_t>(4 * mb * rp));
   float* Tb = Zb + mb * rp;
   float* Zs = Tb + mb * rp;
@@ -530,13 +500,16 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     const int64_t M = std::min(mb, e - m0);
     const float* Xb = X + m0 * n_in;
     const float* dYb = dY + m0 * n_out;
-    /* With Z given, X is first read by k3 (column strips). In the first block its rows are fetched
-     * during the dY pass (Companion); later blocks were fetched during the previous block. */
+    /* With Z given, X is first read by k3, in column strips, which the hardware prefetcher does not follow; so the
+     * block's rows of X are fetched while k1 walks dY's rows in order (Companion). From DRAM, in every block: this
+     * replaced a look-ahead that fetched the next block's dY and X during this block's k3 and k2, 1.09-1.36x on the
+     * backward at N = 2048-4096 (docs/kernels-linear.md, "Ninth look"). From cache, in the first block only: the
+     * forward left the other blocks' rows in L2 (every block: 0.94-0.97x at N = 512). */
     Companion pf{};
     if (Z != nullptr) {
       std::memset(Zb, 0, sizeof(float) * static_cast<size_t>(M * rp));
       for (int64_t m = 0; m < M; ++m) std::memcpy(Zb + m * rp, Z + (m0 + m) * r, sizeof(float) * static_cast<size_t>(r));
-      if (m0 == b) pf = Companion{Xb, n_in, n_in};
+      if (from_dram || m0 == b) pf = Companion{Xb, n_in, n_in};
     } else {
       Impl::k1(M, n_in, Xb, n_in, p.Vp, p.Vpi, rp, Zb, Companion{});
     }
@@ -544,49 +517,39 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
     Impl::colsum_product(M, rp, Zb, Tb, part.ds);
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
     Impl::scale_rows(M, rp, Tb, p.sp, Ts);
-    /* The next block's dY and X are fetched during this block's compute-bound products. */
-    Lookahead la;
-    const int64_t next = ahead ? std::min(mb, e - m0 - M) : 0;
-    la.add(dYb + M * n_out, next, n_out, n_out);
-    la.add(Xb + M * n_in, next, n_in, n_in);
-    la.plan(Impl::k3_steps(n_out, rp) + Impl::k3_steps(n_in, rp) + (dX != nullptr ? Impl::k2_steps(M, n_in) : 0));
-    Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU, &la);
-    Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV, &la);
+    Impl::k3(M, n_out, dYb, n_out, Zs, rp, part.dU);
+    Impl::k3(M, n_in, Xb, n_in, Ts, rp, part.dV);
     if (dX != nullptr && stream)
-      Impl::k2_stream(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, &la);
+      Impl::k2_stream(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in);
     else if (dX != nullptr)
-      Impl::k2(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, accumulate_dx, &la);
+      Impl::k2(M, rp, Ts, p.Vpt, p.ldvt, n_in, dX + m0 * n_in, n_in, accumulate_dx);
   }
   if (stream) debora::stream_fence();
 }
 
 /* Each Impl says what the rank is padded to (kPad: 8 under AVX2 and AVX-512, where AVX-512 runs a last
  * 8 columns in 8-lane tiles rather than padding r = 8 to 16, which would double k2's work; 1 for scalar
- * code), whether its k1 reads the interleaved factors at rp = 8 (kPairs), and how many Lookahead steps
- * its k2 and k3 make (so the next block's lines are spread over the whole of them). The padding comes
+ * code) and whether its k1 reads the interleaved factors at rp = 8 (kPairs). The padding comes
  * from the Impl, not from a second reading of the SIMD level, which another thread may change
  * (setSimd) while an async call runs. */
 struct ScalarImpl {
   static constexpr int64_t kPad = 1;
   static constexpr bool kPairs = false;
-  static int64_t k2_steps(int64_t M, int64_t N) { return scalar_impl::k2_steps(M, N); }
-  static int64_t k3_steps(int64_t K, int64_t rp) { return scalar_impl::k3_steps(K, rp); }
   static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*, int64_t rp, float* C,
                  Companion pf) {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
   }
   static void stream_copy(float* dst, const float* src, int64_t n) { debora::stream_copy<1>(dst, src, n); }
   static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                        int64_t ldc, Lookahead* la) {
-    k2_streamed<ScalarImpl>(M, rp, A, Bt, ldb, N, C, ldc, la);
+                        int64_t ldc) {
+    k2_streamed<ScalarImpl>(M, rp, A, Bt, ldb, N, C, ldc);
   }
   static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                 int64_t ldc, bool acc, Lookahead* la) {
-    scalar_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
+                 int64_t ldc, bool acc) {
+    scalar_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc);
   }
-  static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C,
-                 Lookahead* la) {
-    scalar_impl::k3(M, K, A, lda, B, rp, C, la, rp);
+  static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp, float* C) {
+    scalar_impl::k3(M, K, A, lda, B, rp, C, rp);
   }
   static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     scalar_impl::scale_rows(M, rp, Z, s, out);
@@ -600,8 +563,6 @@ struct ScalarImpl {
 struct Avx2Impl {
   static constexpr int64_t kPad = 8;
   static constexpr bool kPairs = false;
-  static int64_t k2_steps(int64_t M, int64_t N) { return avx2_impl::k2_steps(M, N); }
-  static int64_t k3_steps(int64_t K, int64_t rp) { return avx2_impl::k3_steps(K, rp); }
   DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*,
                                     int64_t rp, float* C, Companion pf) {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
@@ -610,16 +571,16 @@ struct Avx2Impl {
   /* Through the staging strip: an 8-lane vector is half a line, so streaming the tiles themselves would leave
    * lines half-written between two tiles. */
   static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N, float* C,
-                        int64_t ldc, Lookahead* la) {
-    k2_streamed<Avx2Impl>(M, rp, A, Bt, ldb, N, C, ldc, la);
+                        int64_t ldc) {
+    k2_streamed<Avx2Impl>(M, rp, A, Bt, ldb, N, C, ldc);
   }
   DEBORA_TARGET_AVX2 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
-                                    float* C, int64_t ldc, bool acc, Lookahead* la) {
-    avx2_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
+                                    float* C, int64_t ldc, bool acc) {
+    avx2_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc);
   }
   DEBORA_TARGET_AVX2 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                    float* C, Lookahead* la) {
-    avx2_impl::k3(M, K, A, lda, B, rp, C, la, rp);
+                                    float* C) {
+    avx2_impl::k3(M, K, A, lda, B, rp, C, rp);
   }
   DEBORA_TARGET_AVX2 static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     avx2_impl::scale_rows(M, rp, Z, s, out);
@@ -634,12 +595,6 @@ struct Avx2Impl {
 struct Avx512Impl {
   static constexpr int64_t kPad = 8;
   static constexpr bool kPairs = true;
-  static int64_t k2_steps(int64_t M, int64_t N) { return avx512_impl::k2_steps(M, N); }
-  static int64_t k3_steps(int64_t K, int64_t rp) {
-    if (rp == 8) return avx512_impl::rank8::k3_steps(K);
-    const int64_t full = rp / 16 * 16; /* the AVX2 tail gets no Lookahead when full > 0 */
-    return full > 0 ? avx512_impl::k3_steps(K, full) : avx2_impl::k3_steps(K, rp);
-  }
   DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B,
                                       const float* Bi, int64_t rp, float* C, Companion pf) {
     if (rp == 8 && Bi != nullptr) return avx512_impl::rank8::k1(M, K, A, lda, Bi, C, pf);
@@ -656,28 +611,28 @@ struct Avx512Impl {
    * streamed k2 cost 300 TSC ticks per 768-wide row more than in cache, one core's streaming-store rate
    * (docs/kernels-linear.md, "Eighth look"). Otherwise the staging strip. */
   DEBORA_TARGET_AVX512 static void k2_stream(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb,
-                                             int64_t N, float* C, int64_t ldc, Lookahead* la) {
+                                             int64_t N, float* C, int64_t ldc) {
     const NtSplit sp = nt_split(C, N, ldc);
-    if (sp.body == 0) return k2_streamed<Avx512Impl>(M, rp, A, Bt, ldb, N, C, ldc, la);
-    avx512_impl::k2_nt(M, rp, A, Bt + sp.head, ldb, sp.body, C + sp.head, ldc, la);
-    if (sp.head > 0) avx512_impl::k2(M, rp, A, Bt, ldb, sp.head, C, ldc, false, nullptr);
+    if (sp.body == 0) return k2_streamed<Avx512Impl>(M, rp, A, Bt, ldb, N, C, ldc);
+    avx512_impl::k2_nt(M, rp, A, Bt + sp.head, ldb, sp.body, C + sp.head, ldc);
+    if (sp.head > 0) avx512_impl::k2(M, rp, A, Bt, ldb, sp.head, C, ldc, false);
     const int64_t done = sp.head + sp.body;
-    if (done < N) avx512_impl::k2(M, rp, A, Bt + done, ldb, N - done, C + done, ldc, false, nullptr);
+    if (done < N) avx512_impl::k2(M, rp, A, Bt + done, ldb, N - done, C + done, ldc, false);
   }
   DEBORA_TARGET_AVX512 static void k2(int64_t M, int64_t rp, const float* A, const float* Bt, int64_t ldb, int64_t N,
-                                      float* C, int64_t ldc, bool acc, Lookahead* la) {
-    avx512_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc, la);
+                                      float* C, int64_t ldc, bool acc) {
+    avx512_impl::k2(M, rp, A, Bt, ldb, N, C, ldc, acc);
   }
   DEBORA_TARGET_AVX512 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
-                                      float* C, Lookahead* la) {
+                                      float* C) {
     if (rp == 8) {
       float* Bd = scratch(4, static_cast<size_t>(16 * M));
       avx512_impl::rank8::duplicate(M, B, Bd);
-      return avx512_impl::rank8::k3(M, K, A, lda, Bd, C, la);
+      return avx512_impl::rank8::k3(M, K, A, lda, Bd, C);
     }
     const int64_t full = rp / 16 * 16;
-    if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, la, full);
-    if (full < rp) avx2_impl::k3(M, K, A, lda, B + full, rp, C + full, full > 0 ? nullptr : la, rp - full);
+    if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, full);
+    if (full < rp) avx2_impl::k3(M, K, A, lda, B + full, rp, C + full, rp - full);
   }
   DEBORA_TARGET_AVX512 static void scale_rows(int64_t M, int64_t rp, const float* Z, const float* s, float* out) {
     avx512_impl::scale_rows(M, rp, Z, s, out);
@@ -745,9 +700,9 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
   const int64_t part_size = (n_out + n_in + 1) * rp;
   float* parts = scratch(2, static_cast<size_t>(n_chunks * part_size));
   const bool stream = dX != nullptr && !accumulate_dx && N * n_in * int64_t{sizeof(float)} >= debora::kStreamBytes;
-  /* Prefetching ahead pays when the inputs come from DRAM; on cache-resident ones it only added
-   * traffic (measured at N = 512, 768 wide). */
-  const bool ahead = N * std::max(n_in, n_out) * int64_t{sizeof(float)} >= debora::kStreamBytes;
+  /* Inputs from DRAM (over 4 MiB): X's rows are prefetched in every block and the blocks fill L2. At N = 1024
+   * (3 MiB) that measured 0.95-1.00x, so the streaming threshold is the switch. */
+  const bool from_dram = N * std::max(n_in, n_out) * int64_t{sizeof(float)} >= debora::kStreamBytes;
   debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
     const Padded& p = thread_padded(call, n_in, n_out, r, Impl::kPad, U, V, s, need);
     for (int64_t c = cb; c < ce; ++c) {
@@ -756,7 +711,7 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
       std::memset(base, 0, sizeof(float) * static_cast<size_t>(part_size));
       Partials part{base, base + n_out * rp, base + (n_out + n_in) * rp};
       const int64_t b = c * per, e = std::min(N, (c + 1) * per);
-      if (b < e) bwd_rows<Impl>(b, e, n_in, n_out, r, X, p, dY, Z, dX, accumulate_dx, stream, ahead, part);
+      if (b < e) bwd_rows<Impl>(b, e, n_in, n_out, r, X, p, dY, Z, dX, accumulate_dx, stream, from_dram, part);
     }
   });
   /* Reduce in chunk order straight into the outputs, dropping the padding columns; rows [j0, j1) of the

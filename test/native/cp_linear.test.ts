@@ -131,10 +131,10 @@ describe.each(LEVELS)('simd %s, large outputs and wide ranks', (level) => {
   beforeAll(() => setSimd(level));
   // [N, nIn, nOut, r]
   test.each([
-    [1800, 37, 701, 9], // Y streamed (5.0 MB), look-ahead on in the backward
-    [1300, 967, 29, 17], // dX streamed (5.0 MB), look-ahead on in both passes
+    [1800, 37, 701, 9], // Y streamed (5.0 MB), inputs from DRAM in the backward
+    [1300, 967, 29, 17], // dX streamed (5.0 MB), inputs from DRAM in the backward
     [150000, 5, 7, 3], // Y streamed with rows narrower than one vector (head/tail stores only)
-    [1400, 767, 769, 7], // both streamed, rp = 8 with look-ahead: 24-row backward blocks, a partial last one
+    [1400, 767, 769, 7], // both streamed, rp = 8 from DRAM: L2-sized backward blocks (128 rows at 1 MiB), a partial last one
     [600, 340, 310, 45], // rp = 48
     [700, 301, 333, 53], // rp = 56
   ])('N=%i nIn=%i nOut=%i r=%i, Z reused', (N, nIn, nOut, r) => {
@@ -160,7 +160,7 @@ describe.each(LEVELS)('simd %s, large outputs and wide ranks', (level) => {
   });
 
   // Accumulating into Y and dX across several 16 KiB panels of the transposed factor, small (in
-  // cache) and large (look-ahead on, no streaming since the outputs are read).
+  // cache) and large (inputs from DRAM, no streaming since the outputs are read).
   test.each([
     [90, 301, 333, 16],
     [1800, 701, 37, 9],
@@ -254,7 +254,7 @@ describe('large outputs are bitwise repeatable', () => {
     expect(Buffer.from(three.buffer).equals(Buffer.from(streamed.buffer))).toBe(true);
   });
 
-  test('repeated backward calls with streaming and look-ahead give identical outputs', () => {
+  test('repeated backward calls with streaming and inputs from DRAM give identical outputs', () => {
     const a = cpLinearBackward(q, { dots: true });
     const b = cpLinearBackward(q, { dots: true });
     for (const key of ['dX', 'dU', 'dV', 'ds', 'dots'] as const) {
