@@ -1,8 +1,8 @@
 /* cp_linear.cpp — CPU kernels of op cp_linear, the matrix adapter (d = 2) on a batch:
  *   fwd: Z = X V;  Y (+)= (Z . s) U^T
  *   bwd: T = dY U;  ds = colsum(Z . T);  dU = dY^T (Z . s);  dV = X^T (T . s);  dX (+)= (T . s) V^T
- * One pass over the batch in row blocks of MB rows: each block of X (and dY) is read from memory
- * once and reused from cache by every product that needs it; the r-wide intermediates live in a
+ * One pass over the batch in row blocks (MB rows; in a backward from DRAM as many as fit 3/4 of L2):
+ * each block of X (and dY) is read from memory once and reused from cache by every product that needs it; the r-wide intermediates live in a
  * per-thread scratch; factor gradients are per-chunk partials reduced in chunk order (deterministic
  * for a given thread count). The rank is padded to a multiple of 8 (1 for scalar code) in cached
  * copies of the factors; AVX-512 runs 16-lane tiles, rank-8 kernels at rp = 8 and a last 8 columns
@@ -469,9 +469,9 @@ void fwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
         std::memcpy(Z + (m0 + m) * r, Zb + m * rp, sizeof(float) * static_cast<size_t>(r));
     Impl::scale_rows(M, rp, Zb, p.sp, Zs);
     /* No prefetch of the next block here: k1 reads X's rows in order, which the hardware prefetcher follows, and
-     * prefetching the next block during k2 (a look-ahead, since removed) competed with Y's streamed stores. Without it the forward ran 1.23-1.32x faster at
-     * N = 4096, r = 8 (1.31x at N = 2048, 1.10x at r = 16, 1.01x at r = 32; AVX2 level 1.04-1.11x), paired
-     * (docs/kernels-linear.md, "Eighth look"). */
+     * prefetching the next block during k2 (a look-ahead, since removed) competed with Y's streamed stores. Without
+     * it the forward ran 1.23-1.32x faster at N = 4096, r = 8 (1.31x at N = 2048, 1.10x at r = 16, 1.01x at
+     * r = 32; AVX2 level 1.04-1.11x), paired (docs/kernels-linear.md, "Eighth look"). */
     if (stream)
       Impl::k2_stream(M, rp, Zs, p.Upt, p.ldut, n_out, Y + m0 * n_out, n_out);
     else

@@ -116,8 +116,8 @@ describe.each(LEVELS)('simd %s', (level) => {
 });
 
 // Outputs of >= 4 MiB that are overwritten go out through a staging strip with streaming stores,
-// and inputs of >= 4 MiB have the next row block prefetched during the current one (with Z
-// given, X's first block during the dY pass; 64 rows, fewer in the backward at rp = 8). These paths, and the micro-kernels' column-tile
+// and with inputs of >= 4 MiB the backward fetches each block's X rows during its dY pass (with Z
+// given) in blocks sized to L2 (128 rows at 1 MiB, 120 at 784 + 768; 64 from cache). These paths, and the micro-kernels' column-tile
 // mixes (rp = 48: 4 + 2 vectors, rp = 56: 4 + 2 + 1) and multi-panel accumulation, on awkward
 // shapes, with outputs at an unaligned offset (the strip's head and tail use plain stores) and
 // poisoned beforehand, against the float64 reference.
