@@ -2,11 +2,11 @@
  *   fwd: Z = X V;  Y (+)= (Z . s) U^T
  *   bwd: T = dY U;  ds = colsum(Z . T);  dU = dY^T (Z . s);  dV = X^T (T . s);  dX (+)= (T . s) V^T
  * One pass over the batch in row blocks (MB rows; in a backward from DRAM as many as fit 3/4 of L2):
- * each block of X (and dY) is read from memory once and reused from cache by every product that needs it; the r-wide intermediates live in a
- * per-thread scratch; factor gradients are per-chunk partials reduced in chunk order (deterministic
- * for a given thread count). The rank is padded to a multiple of 8 (1 for scalar code) in cached
- * copies of the factors; AVX-512 runs 16-lane tiles, rank-8 kernels at rp = 8 and a last 8 columns
- * in the AVX2 tiles (docs/kernels-linear.md).
+ * each block of X (and dY) is read from memory once and reused from cache by every product that needs
+ * it; the r-wide intermediates live in a per-thread scratch; factor gradients are per-chunk partials
+ * reduced in chunk order (deterministic for a given thread count). The rank is padded to a multiple
+ * of 8 (1 for scalar code) in cached copies of the factors; AVX-512 runs 16-lane tiles, rank-8
+ * kernels at rp = 8 and a last 8 columns in the AVX2 tiles (docs/kernels-linear.md).
  * Workspaces are thread-local and grow-only, so a steady training loop allocates nothing.
  * Tested in test/native/cp_linear.test.ts and test/native/driver_cp_linear.cpp. */
 #include <algorithm>
