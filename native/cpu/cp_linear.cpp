@@ -5,8 +5,8 @@
  * each block of X (and dY) is read from memory once and reused from cache by every product that needs
  * it; the r-wide intermediates live in a per-thread scratch; factor gradients are per-chunk partials
  * reduced in chunk order (deterministic for a given thread count). The rank is padded to a multiple
- * of 8 (1 for scalar code) in cached copies of the factors; AVX-512 runs 16-lane tiles, rank-8
- * kernels at rp = 8 and a last 8 columns in the AVX2 tiles (docs/kernels-linear.md).
+ * of 8 (1 for scalar code) in cached copies of the factors; AVX-512 runs 16-lane tiles, two-k-per-vector
+ * kernels at rp = 8 and 16 and a last 8 columns in the AVX2 tiles (docs/kernels-linear.md).
  * Workspaces are thread-local and grow-only, so a steady training loop allocates nothing.
  * Tested in test/native/cp_linear.test.ts and test/native/driver_cp_linear.cpp. */
 #include <algorithm>
@@ -118,14 +118,17 @@ inline void k2_nt(int64_t M, int64_t rp, const float* A, const float* Bt, int64_
   k2_acc<false, true>(M, rp, A, Bt, ldb, N, C, ldc);
 }
 
-/* ---- rank 8 under AVX-512 (rp = 8): two k in one 16-lane vector ----
+/* ---- two k in one 16-lane vector: k1 and k3 at rp = 8 and 16 (AVX-512) ----
  * Along the rank a 16-lane vector would be half empty at rp = 8 (and the AVX2 copy runs at half of
- * this machine's FMA rate). k1 puts two consecutive k in one vector instead: lanes (2j, 2j+1) hold
- * B[k, j] and B[k+1, j] (Bi, the factor's rows interleaved in pairs, built once per call), A[m, k..k+1]
- * is one 64-bit broadcast (a plain load, no shuffle), and each lane pair is added at the end. k3 puts
- * two consecutive output rows in one vector: lanes (2j, 2j+1) accumulate C[k, j] and C[k+1, j] from
- * the 64-bit broadcast of A[m, k..k+1] times B[m, j] duplicated into both lanes (Bd, per block). */
-namespace rank8 {
+ * this machine's FMA rate). k1 puts two consecutive k in one vector instead: for each group of 8
+ * columns, lanes (2j, 2j+1) hold B[k, j] and B[k+1, j] (Bi, the factor's rows interleaved in pairs,
+ * built once per call), A[m, k..k+1] is one 64-bit broadcast (a plain load, no shuffle) shared by the
+ * G = rp / 8 groups, and each lane pair is added at the end. At rp = 16 that is one broadcast per two
+ * FMAs where the 16-lane tile needs one per FMA: in cache 239 against 274-279 TSC ticks per 768-long
+ * row. k3 puts two consecutive output rows in one vector: lanes (2j, 2j+1) accumulate C[k, j] and
+ * C[k+1, j] from the 64-bit broadcast of A[m, k..k+1] times B[m, j] duplicated into both lanes (Bd,
+ * per block). */
+namespace pairs {
 
 /* vpermps without GCC 12's "undefined" pass-through operand (which -Wmaybe-uninitialized flags);
  * these run once per tile, not in the inner loops. */
@@ -137,35 +140,43 @@ inline __m512 bcast2(const float* p) {
   return _mm512_castpd_ps(_mm512_set1_pd(d));
 }
 
-/* Rows i and i+1 of a K x 8 matrix B (row stride 8) interleaved into 16 floats; a last odd row is
- * paired with zeros. */
-inline void interleave_pairs(const float* B, int64_t K, float* Bi) {
+/* Rows k and k+1 of a K x rp matrix B (row stride rp = 8 G) interleaved, per group g of 8 columns, into the 16
+ * floats at Bi + 8 rp (k / 2) + 16 g; a last odd row is paired with zeros. */
+inline void interleave_pairs(const float* B, int64_t K, int64_t rp, float* Bi) {
   const __m512i idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-  int64_t k = 0;
-  for (; k + 2 <= K; k += 2) _mm512_storeu_ps(Bi + 8 * k, permute16(idx, _mm512_loadu_ps(B + 8 * k)));
-  if (k < K)
-    _mm512_storeu_ps(Bi + 8 * k, permute16(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * k), 0)));
+  for (int64_t k = 0; k < K; k += 2)
+    for (int64_t g = 0; g < rp; g += 8) {
+      const __m256 lo = _mm256_loadu_ps(B + k * rp + g);
+      const __m256 hi = k + 1 < K ? _mm256_loadu_ps(B + (k + 1) * rp + g) : _mm256_setzero_ps();
+      _mm512_storeu_ps(Bi + k * rp + 2 * g, permute16(idx, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1)));
+    }
 }
 
-/* C[MR x 8] = A[MR x K] * B[K x 8] from Bi. Rows addressed as in the generic k1_block (one moving
+/* C[MR x 8G] = A[MR x K] * B[K x 8G] from Bi. Rows addressed as in the generic k1_block (one moving
  * base per four rows), so nothing spills. With PF, the companion is prefetched as in k1_block. */
-template <int MR, bool PF>
+template <int MR, int G, bool PF>
 __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __restrict A, int64_t lda,
                                                     const float* __restrict Bi, float* __restrict C, Companion pf) {
-  __m512 acc[MR];
+  __m512 acc[MR][G];
   #pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m) acc[m] = _mm512_setzero_ps();
+  for (int m = 0; m < MR; ++m)
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) acc[m][g] = _mm512_setzero_ps();
   const float* base[(MR + 3) / 4];
   #pragma GCC unroll 32
   for (int g = 0; g < (MR + 3) / 4; ++g) base[g] = A + 4 * g * lda;
   const int64_t l2 = 2 * lda, l3 = 3 * lda;
   const int64_t K2 = K / 2;
   auto pair = [&](int64_t p) __attribute__((always_inline)) {
-    const __m512 b = _mm512_loadu_ps(Bi + 16 * p);
+    __m512 b[G];
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bi + 16 * (G * p + g));
     #pragma GCC unroll 32
     for (int m = 0; m < MR; ++m) {
       const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + 2 * p;
-      acc[m] = _mm512_fmadd_ps(bcast2(base[m / 4] + off), b, acc[m]);
+      const __m512 a = bcast2(base[m / 4] + off);
+      #pragma GCC unroll 32
+      for (int g = 0; g < G; ++g) acc[m][g] = _mm512_fmadd_ps(a, b[g], acc[m][g]);
     }
   };
   if constexpr (!PF) {
@@ -183,89 +194,120 @@ __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __re
     }
   }
   if (K & 1) {
-    const __m512 b = _mm512_loadu_ps(Bi + 16 * K2); /* odd lanes zero */
+    __m512 b[G]; /* odd lanes zero */
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bi + 16 * (G * K2 + g));
     #pragma GCC unroll 32
     for (int m = 0; m < MR; ++m) {
       const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + K - 1;
-      acc[m] = _mm512_fmadd_ps(_mm512_set1_ps(base[m / 4][off]), b, acc[m]);
+      const __m512 a = _mm512_set1_ps(base[m / 4][off]);
+      #pragma GCC unroll 32
+      for (int g = 0; g < G; ++g) acc[m][g] = _mm512_fmadd_ps(a, b[g], acc[m][g]);
     }
   }
   #pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m) {
-    const __m512 sum = _mm512_add_ps(acc[m], _mm512_shuffle_ps(acc[m], acc[m], 0xB1)); /* lane 2j + lane 2j+1 */
-    _mm256_storeu_ps(C + 8 * m, _mm512_extractf32x8_ps(_mm512_maskz_compress_ps(0x5555, sum), 0));
-  }
+  for (int m = 0; m < MR; ++m)
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) {
+      const __m512 sum = _mm512_add_ps(acc[m][g], _mm512_shuffle_ps(acc[m][g], acc[m][g], 0xB1)); /* lane 2j + 2j+1 */
+      _mm256_storeu_ps(C + 8 * (G * m + g), _mm512_extractf32x8_ps(_mm512_maskz_compress_ps(0x5555, sum), 0));
+    }
 }
 
-template <bool PF>
+/* 8-row tiles at G = 1 and 2 (rp = 8: 12 rows ran faster in isolation, 176 against 167 GFLOP/s, but 0.95x in
+ * place; rp = 16: 239 TSC ticks per row against 277-283 with 12 or 10 rows, in cache). */
+template <int G, bool PF>
 inline void k1_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, float* C, Companion pf) {
-  constexpr int MR = 8; /* 12 rows ran faster in isolation (176 against 167 GFLOP/s) but 0.95x in place */
+  constexpr int MR = 8;
   int64_t m = 0;
   for (; m + MR <= M; m += MR) {
-    k1_block<MR, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    k1_block<MR, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
     if constexpr (PF) pf.p += MR * pf.ld;
   }
   for (; m + 4 <= M; m += 4) {
-    k1_block<4, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    k1_block<4, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
     if constexpr (PF) pf.p += 4 * pf.ld;
   }
   for (; m < M; ++m) {
-    k1_block<1, PF>(K, A + m * lda, lda, Bi, C + 8 * m, pf);
+    k1_block<1, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
     if constexpr (PF) pf.p += pf.ld;
   }
 }
 
-inline void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, float* C, Companion pf) {
-  if (pf.p != nullptr)
-    k1_rows<true>(M, K, A, lda, Bi, C, pf);
+/* C[M x rp] = A[M x K] * B[K x rp] from Bi, rp = 8 or 16. */
+inline void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, int64_t rp, float* C, Companion pf) {
+  if (rp == 8)
+    pf.p != nullptr ? k1_rows<1, true>(M, K, A, lda, Bi, C, pf) : k1_rows<1, false>(M, K, A, lda, Bi, C, pf);
   else
-    k1_rows<false>(M, K, A, lda, Bi, C, pf);
+    pf.p != nullptr ? k1_rows<2, true>(M, K, A, lda, Bi, C, pf) : k1_rows<2, false>(M, K, A, lda, Bi, C, pf);
 }
 
-/* C[2 KP x 8] += A[M x 2 KP]^T * B[M x 8] (A row stride lda) from Bd (B's rows with every element
- * duplicated, M x 16); KP accumulators held over the whole block. ODD: a single last row of C. */
-template <int KP, bool ODD>
+/* C[2 KP x 8G] += A[M x 2 KP]^T * B[M x 8G] (A row stride lda, C row stride 8G) from Bd (B's rows with every
+ * element duplicated, M x 16G); KP x G accumulators held over the whole block. ODD: a single last row of C.
+ * Each element of C is the same FMA chain over m as in the 16-lane k3_block, so the results are identical. */
+template <int KP, int G, bool ODD>
 __attribute__((always_inline)) inline void k3_block(int64_t M, const float* __restrict A, int64_t lda,
                                                     const float* __restrict Bd, float* __restrict C) {
-  __m512 acc[KP];
+  __m512 acc[KP][G];
   #pragma GCC unroll 32
-  for (int q = 0; q < KP; ++q) acc[q] = _mm512_setzero_ps();
+  for (int q = 0; q < KP; ++q)
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) acc[q][g] = _mm512_setzero_ps();
   for (int64_t m = 0; m < M; ++m) {
-    const __m512 b = _mm512_loadu_ps(Bd + 16 * m);
+    __m512 b[G];
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bd + 16 * (G * m + g));
     const float* a = A + m * lda;
     #pragma GCC unroll 32
-    for (int q = 0; q < KP; ++q)
-      acc[q] = _mm512_fmadd_ps(ODD ? _mm512_set1_ps(a[0]) : bcast2(a + 2 * q), b, acc[q]);
+    for (int q = 0; q < KP; ++q) {
+      const __m512 av = ODD ? _mm512_set1_ps(a[0]) : bcast2(a + 2 * q);
+      #pragma GCC unroll 32
+      for (int g = 0; g < G; ++g) acc[q][g] = _mm512_fmadd_ps(av, b[g], acc[q][g]);
+    }
   }
   const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   #pragma GCC unroll 32
-  for (int q = 0; q < KP; ++q) {
-    const __m512 v = permute16(idx, acc[q]); /* [C[k, 0..7], C[k+1, 0..7]] */
-    if (ODD)
-      _mm256_storeu_ps(C, _mm256_add_ps(_mm256_loadu_ps(C), _mm512_extractf32x8_ps(v, 0)));
-    else
-      _mm512_storeu_ps(C + 16 * q, _mm512_add_ps(_mm512_loadu_ps(C + 16 * q), v));
-  }
+  for (int q = 0; q < KP; ++q)
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) {
+      const __m512 v = permute16(idx, acc[q][g]); /* [C[k, 8g..8g+7], C[k+1, 8g..8g+7]] */
+      float* c0 = C + 16 * G * q + 8 * g;
+      if (G == 1 && !ODD) {
+        _mm512_storeu_ps(c0, _mm512_add_ps(_mm512_loadu_ps(c0), v));
+      } else {
+        _mm256_storeu_ps(c0, _mm256_add_ps(_mm256_loadu_ps(c0), _mm512_extractf32x8_ps(v, 0)));
+        if (!ODD) _mm256_storeu_ps(c0 + 8 * G, _mm256_add_ps(_mm256_loadu_ps(c0 + 8 * G), _mm512_extractf32x8_ps(v, 1)));
+      }
+    }
 }
 
-constexpr int kK3Pairs = 24; /* k3: 48 rows of C in 24 accumulators */
-
-inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C) {
-  constexpr int KP = kK3Pairs;
+/* 24 accumulators: 48 rows of C at rp = 8, 24 at rp = 16 (in cache 252-266 TSC ticks per 768-long row against
+ * 276-295 for the 16-lane 24 x 1 tile at rp = 16). */
+template <int G>
+inline void k3_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, float* C) {
+  constexpr int KP = 24 / G;
   int64_t k = 0;
-  for (; k + 2 * KP <= K; k += 2 * KP) k3_block<KP, false>(M, A + k, lda, Bd, C + 8 * k);
-  for (; k + 2 <= K; k += 2) k3_block<1, false>(M, A + k, lda, Bd, C + 8 * k);
-  if (k < K) k3_block<1, true>(M, A + k, lda, Bd, C + 8 * k);
+  for (; k + 2 * KP <= K; k += 2 * KP) k3_block<KP, G, false>(M, A + k, lda, Bd, C + 8 * G * k);
+  for (; k + 2 <= K; k += 2) k3_block<1, G, false>(M, A + k, lda, Bd, C + 8 * G * k);
+  if (k < K) k3_block<1, G, true>(M, A + k, lda, Bd, C + 8 * G * k);
 }
 
-/* B[M x 8] -> Bd[M x 16], every element twice. */
-inline void duplicate(int64_t M, const float* B, float* Bd) {
+/* C[K x rp] += A[M x K]^T * B[M x rp] from Bd, rp = 8 or 16. */
+inline void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bd, int64_t rp, float* C) {
+  if (rp == 8)
+    k3_rows<1>(M, K, A, lda, Bd, C);
+  else
+    k3_rows<2>(M, K, A, lda, Bd, C);
+}
+
+/* B[M x rp] -> Bd[M x 2 rp], every element twice (rp a multiple of 8). */
+inline void duplicate(int64_t M, const float* B, int64_t rp, float* Bd) {
   const __m512i idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-  for (int64_t m = 0; m < M; ++m)
-    _mm512_storeu_ps(Bd + 16 * m, permute16(idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(B + 8 * m), 0)));
+  for (int64_t j = 0; j < M * rp; j += 8)
+    _mm512_storeu_ps(Bd + 2 * j, permute16(idx, _mm512_castps256_ps512(_mm256_loadu_ps(B + j))));
 }
 
-}  // namespace rank8
+}  // namespace pairs
 }  // namespace avx512_impl
 #pragma GCC pop_options
 #endif
@@ -315,15 +357,15 @@ struct Padded {
    * docs/kernels-linear.md). */
   int64_t ldut, ldvt;
   const float* sp;   /* rp, zeros beyond r */
-  /* Up and Vp with rows interleaved in pairs (rank8::interleave_pairs), for the AVX-512 k1 at rp = 8;
-   * null otherwise. */
+  /* Up and Vp with rows interleaved in pairs (pairs::interleave_pairs), for the AVX-512 k1 at rp = 8 and
+   * 16; null otherwise. */
   const float* Upi;
   const float* Vpi;
 };
 
 /* Which padded forms of the factors a pass reads: the forward k1 reads Vp and its k2 Upt; the
  * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. `pairs`: the level's k1 reads
- * the interleaved forms at rp = 8 (Impl::kPairs). */
+ * the interleaved forms at rp = 8 and 16 (Impl::kPairs). */
 struct Needs {
   bool up, vp, ut, vt, pairs;
 };
@@ -344,8 +386,8 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
   p.ldut = debora::odd_line_stride(n_out);
   p.ldvt = debora::odd_line_stride(n_in);
-  const bool pairs = need.pairs && rp == 8;
-  const auto paired = [](int64_t rows) { return (rows + 1) / 2 * 16; };
+  const bool pairs = need.pairs && (rp == 8 || rp == 16);
+  const auto paired = [rp](int64_t rows) { return (rows + 1) / 2 * 2 * rp; };
   float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
                                               (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp +
                                               (pairs && need.up ? paired(n_out) : 0) +
@@ -400,12 +442,12 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   buf += rp;
 #if DEBORA_X86
   if (pairs && need.up) {
-    avx512_impl::rank8::interleave_pairs(p.Up, n_out, buf);
+    avx512_impl::pairs::interleave_pairs(p.Up, n_out, rp, buf);
     p.Upi = buf;
     buf += paired(n_out);
   }
   if (pairs && need.vp) {
-    avx512_impl::rank8::interleave_pairs(p.Vp, n_in, buf);
+    avx512_impl::pairs::interleave_pairs(p.Vp, n_in, rp, buf);
     p.Vpi = buf;
   }
 #endif
@@ -589,15 +631,16 @@ struct Avx2Impl {
     avx2_impl::colsum_product(M, rp, Z, T, acc);
   }
 };
-/* The rank is padded to 8 at both levels. Under AVX-512, rp = 8 takes the rank-8 kernels (two k per
- * vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8 (rp = 24, 40, ...) in the
- * AVX2 copy's 8-lane tiles. k2 vectorises along the output columns, so it needs no split. */
+/* The rank is padded to 8 at both levels. Under AVX-512, k1 and k3 at rp = 8 and 16 take the `pairs`
+ * kernels (two k per vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8
+ * (rp = 24, 40, ...) in the AVX2 copy's 8-lane tiles. k2 vectorises along the output columns, so it needs
+ * no split. */
 struct Avx512Impl {
   static constexpr int64_t kPad = 8;
   static constexpr bool kPairs = true;
   DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B,
                                       const float* Bi, int64_t rp, float* C, Companion pf) {
-    if (rp == 8 && Bi != nullptr) return avx512_impl::rank8::k1(M, K, A, lda, Bi, C, pf);
+    if ((rp == 8 || rp == 16) && Bi != nullptr) return avx512_impl::pairs::k1(M, K, A, lda, Bi, rp, C, pf);
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k1(M, K, A, lda, B, rp, C, pf, full);
     if (full < rp) avx2_impl::k1(M, K, A, lda, B + full, rp, C + full, full > 0 ? Companion{} : pf, rp - full);
@@ -625,10 +668,10 @@ struct Avx512Impl {
   }
   DEBORA_TARGET_AVX512 static void k3(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t rp,
                                       float* C) {
-    if (rp == 8) {
-      float* Bd = scratch(4, static_cast<size_t>(16 * M));
-      avx512_impl::rank8::duplicate(M, B, Bd);
-      return avx512_impl::rank8::k3(M, K, A, lda, Bd, C);
+    if (rp == 8 || rp == 16) {
+      float* Bd = scratch(4, static_cast<size_t>(2 * rp * M));
+      avx512_impl::pairs::duplicate(M, B, rp, Bd);
+      return avx512_impl::pairs::k3(M, K, A, lda, Bd, rp, C);
     }
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, full);
