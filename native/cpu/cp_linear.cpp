@@ -5,7 +5,7 @@
  * each block of X (and dY) is read from memory once and reused from cache by every product that needs
  * it; the r-wide intermediates live in a per-thread scratch; factor gradients are per-chunk partials
  * reduced in chunk order (deterministic for a given thread count). The rank is padded to a multiple
- * of 8 (1 for scalar code) in cached copies of the factors; AVX-512 runs 16-lane tiles, two-k-per-vector
+ * of 8 (1 for scalar code) in cached copies of the factors; AVX-512 runs 16-lane tiles, several-k-per-vector
  * kernels at rp = 8 and 16 and a last 8 columns in the AVX2 tiles (docs/kernels-linear.md).
  * Workspaces are thread-local and grow-only, so a steady training loop allocates nothing.
  * Tested in test/native/cp_linear.test.ts and test/native/driver_cp_linear.cpp. */
@@ -39,6 +39,11 @@ struct Companion {
   int64_t ld = 0;
   int64_t len = 0;
 };
+
+/* k per vector in AVX-512's k1 at a padded rank of 8 or 16 (kvec::k1), and the floats of a K x rp factor's
+ * interleaved form for it (kvec::interleave). */
+constexpr int64_t k1_kv(int64_t rp) { return rp == 8 ? 4 : 2; }
+inline int64_t interleaved_size(int64_t K, int64_t rp) { return (K + k1_kv(rp) - 1) / k1_kv(rp) * k1_kv(rp) * rp; }
 
 /* ---- vector traits: the dense route's (cp_dense_simd.h: vec, W, load/store/set1/fma/add/mul) plus
  * masked tails and this op's register-tile shapes. The scalar one is always compiled; the AVX ones
@@ -118,17 +123,19 @@ inline void k2_nt(int64_t M, int64_t rp, const float* A, const float* Bt, int64_
   k2_acc<false, true>(M, rp, A, Bt, ldb, N, C, ldc);
 }
 
-/* ---- two k in one 16-lane vector: k1 and k3 at rp = 8 and 16 (AVX-512) ----
+/* ---- several k in one 16-lane vector: k1 and k3 at rp = 8 and 16 (AVX-512) ----
  * Along the rank a 16-lane vector would be half empty at rp = 8 (and the AVX2 copy runs at half of
- * this machine's FMA rate). k1 puts two consecutive k in one vector instead: for each group of 8
- * columns, lanes (2j, 2j+1) hold B[k, j] and B[k+1, j] (Bi, the factor's rows interleaved in pairs,
- * built once per call), A[m, k..k+1] is one 64-bit broadcast (a plain load, no shuffle) shared by the
- * G = rp / 8 groups, and each lane pair is added at the end. At rp = 16 that is one broadcast per two
- * FMAs where the 16-lane tile needs one per FMA: in cache 239 against 274-279 TSC ticks per 768-long
- * row. k3 puts two consecutive output rows in one vector: lanes (2j, 2j+1) accumulate C[k, j] and
- * C[k+1, j] from the 64-bit broadcast of A[m, k..k+1] times B[m, j] duplicated into both lanes (Bd,
- * per block). */
-namespace pairs {
+ * this machine's FMA rate), and at rp = 16 the 16-lane tile needs one broadcast of A per FMA. k1 puts KV
+ * consecutive k in one vector instead (KV = 4 at rp = 8, 2 at rp = 16): for each group of 16 / KV
+ * columns, lanes KV j + q hold B[k + q, j] (Bi, the factor's rows interleaved, built once per call),
+ * A[m, k..k+KV-1] is one 64- or 128-bit broadcast (a plain load, no shuffle) shared by the G = rp KV / 16
+ * groups, and each run of KV lanes is added at the end: one broadcast per two FMAs. In cache, TSC ticks
+ * per 768-long row: rp = 8, 131-135 against 153-166 with KV = 2; rp = 16, 239 against 274-279 for the
+ * 16-lane tile. k3 puts two consecutive output rows in one vector: lanes (2j, 2j+1) accumulate C[k, j]
+ * and C[k+1, j] from the 64-bit broadcast of A[m, k..k+1] times B[m, j] duplicated into both lanes (Bd,
+ * per block); four rows per vector at rp = 8 was 4% faster in cache but no faster in place (pair 0.99-1.01,
+ * paired), so k3 stays at two. */
+namespace kvec {
 
 /* vpermps without GCC 12's "undefined" pass-through operand (which -Wmaybe-uninitialized flags);
  * these run once per tile, not in the inner loops. */
@@ -140,23 +147,52 @@ inline __m512 bcast2(const float* p) {
   return _mm512_castpd_ps(_mm512_set1_pd(d));
 }
 
-/* Rows k and k+1 of a K x rp matrix B (row stride rp = 8 G) interleaved, per group g of 8 columns, into the 16
- * floats at Bi + 8 rp (k / 2) + 16 g; a last odd row is paired with zeros. */
-inline void interleave_pairs(const float* B, int64_t K, int64_t rp, float* Bi) {
-  const __m512i idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-  for (int64_t k = 0; k < K; k += 2)
-    for (int64_t g = 0; g < rp; g += 8) {
-      const __m256 lo = _mm256_loadu_ps(B + k * rp + g);
-      const __m256 hi = k + 1 < K ? _mm256_loadu_ps(B + (k + 1) * rp + g) : _mm256_setzero_ps();
-      _mm512_storeu_ps(Bi + k * rp + 2 * g, permute16(idx, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1)));
-    }
+/* B (K x rp, rp = 8 or 16) -> Bi: for each step t of KV = k1_kv(rp) rows and each group g of 16 / KV columns,
+ * 16 floats at Bi + 16 (G t + g) with lane KV j + q = B[KV t + q, (16 / KV) g + j]; rows past K are zeros
+ * (interleaved_size(K, rp) floats). Once per call, by permutes of whole rows. */
+inline void interleave(const float* B, int64_t K, int64_t rp, float* Bi) {
+  if (k1_kv(rp) == 2) {
+    const __m512i idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    for (int64_t k = 0; k < K; k += 2)
+      for (int64_t g = 0; g < rp; g += 8) {
+        const __m256 lo = _mm256_loadu_ps(B + k * rp + g);
+        const __m256 hi = k + 1 < K ? _mm256_loadu_ps(B + (k + 1) * rp + g) : _mm256_setzero_ps();
+        _mm512_storeu_ps(Bi + k * rp + 2 * g, permute16(idx, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1)));
+      }
+    return;
+  }
+  /* rp = 8, KV = 4: rows 4t, 4t+1 in v0 and 4t+2, 4t+3 in v1; lane 4j + q of group g takes row q, column 4g + j. */
+  __m512i idx[2];
+  for (int g = 0; g < 2; ++g) {
+    alignas(64) int32_t lanes[16];
+    for (int j = 0; j < 4; ++j)
+      for (int q = 0; q < 4; ++q) lanes[4 * j + q] = (q < 2 ? 0 : 16) + 8 * (q % 2) + 4 * g + j;
+    idx[g] = _mm512_load_si512(lanes);
+  }
+  for (int64_t k = 0; k < K; k += 4) {
+    const int64_t n = std::min<int64_t>(4, K - k); /* rows present */
+    const __m512 v0 = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (8 * std::min<int64_t>(n, 2))) - 1), B + 8 * k);
+    const __m512 v1 = n > 2 ? _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (8 * (n - 2))) - 1), B + 8 * (k + 2))
+                            : _mm512_setzero_ps();
+    for (int g = 0; g < 2; ++g) _mm512_storeu_ps(Bi + 8 * k + 16 * g, _mm512_permutex2var_ps(v0, idx[g], v1));
+  }
 }
 
-/* C[MR x 8G] = A[MR x K] * B[K x 8G] from Bi. Rows addressed as in the generic k1_block (one moving
- * base per four rows), so nothing spills. With PF, the companion is prefetched as in k1_block. */
-template <int MR, int G, bool PF>
+/* A[0 .. KV) broadcast to every KV-lane run; n < KV: the first n, zeros after (a masked load, in bounds). The
+ * maskz forms with a full mask: the plain broadcasts carry GCC 12's "undefined" operand (see permute16). */
+template <int KV>
+__attribute__((always_inline)) inline __m512 bcast_k(const float* p, int64_t n = KV) {
+  if (n == KV) return KV == 2 ? bcast2(p) : _mm512_maskz_broadcast_f32x4(0xFFFF, _mm_loadu_ps(p));
+  const __m128 a = _mm_maskz_loadu_ps(static_cast<__mmask8>((1u << n) - 1), p);
+  return KV == 2 ? _mm512_maskz_broadcast_f32x2(0xFFFF, a) : _mm512_maskz_broadcast_f32x4(0xFFFF, a);
+}
+
+/* C[MR x rp] = A[MR x K] * B[K x rp] from Bi, rp = 16 G / KV. Rows addressed as in the generic k1_block (one
+ * moving base per four rows), so nothing spills. With PF, the companion is prefetched as in k1_block. */
+template <int KV, int MR, int G, bool PF>
 __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __restrict A, int64_t lda,
                                                     const float* __restrict Bi, float* __restrict C, Companion pf) {
+  constexpr int COLS = 16 / KV, RP = COLS * G;
   __m512 acc[MR][G];
   #pragma GCC unroll 32
   for (int m = 0; m < MR; ++m)
@@ -166,80 +202,76 @@ __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __re
   #pragma GCC unroll 32
   for (int g = 0; g < (MR + 3) / 4; ++g) base[g] = A + 4 * g * lda;
   const int64_t l2 = 2 * lda, l3 = 3 * lda;
-  const int64_t K2 = K / 2;
-  auto pair = [&](int64_t p) __attribute__((always_inline)) {
+  const int64_t KS = K / KV; /* whole steps */
+  auto step = [&](int64_t t, int64_t n) __attribute__((always_inline)) {
     __m512 b[G];
     #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bi + 16 * (G * p + g));
+    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bi + 16 * (G * t + g));
     #pragma GCC unroll 32
     for (int m = 0; m < MR; ++m) {
-      const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + 2 * p;
-      const __m512 a = bcast2(base[m / 4] + off);
+      const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + KV * t;
+      const __m512 a = bcast_k<KV>(base[m / 4] + off, n);
       #pragma GCC unroll 32
       for (int g = 0; g < G; ++g) acc[m][g] = _mm512_fmadd_ps(a, b[g], acc[m][g]);
     }
   };
   if constexpr (!PF) {
-    for (int64_t p = 0; p < K2; ++p) pair(p);
+    for (int64_t t = 0; t < KS; ++t) step(t, KV);
   } else {
-    for (int64_t p0 = 0; p0 < K2; p0 += 8) {
-      /* the last chunk's lines reach to K (an odd K's last column is read after the pairs) */
-      const int64_t k0 = 2 * p0, k1e = p0 + 8 >= K2 ? K : k0 + 16;
+    constexpr int64_t SC = 16 / KV; /* steps per 16 k: one line of each row */
+    for (int64_t t0 = 0; t0 < KS; t0 += SC) {
+      /* the last chunk's lines reach to K (a last partial step is read after the whole ones) */
+      const int64_t k0 = KV * t0, k1e = t0 + SC >= KS ? K : k0 + 16;
       const int64_t lo = (k0 * pf.len / K) & ~int64_t{15}, hi = k1e * pf.len / K;
       #pragma GCC unroll 32
       for (int m = 0; m < MR; ++m)
         for (int64_t q = lo; q < hi; q += 16) __builtin_prefetch(pf.p + m * pf.ld + q, 0, 3);
-      const int64_t pe = std::min(p0 + 8, K2);
-      for (int64_t p = p0; p < pe; ++p) pair(p);
+      const int64_t te = std::min(t0 + SC, KS);
+      for (int64_t t = t0; t < te; ++t) step(t, KV);
     }
   }
-  if (K & 1) {
-    __m512 b[G]; /* odd lanes zero */
-    #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) b[g] = _mm512_loadu_ps(Bi + 16 * (G * K2 + g));
-    #pragma GCC unroll 32
-    for (int m = 0; m < MR; ++m) {
-      const int64_t off = (m % 4 == 0 ? 0 : m % 4 == 1 ? lda : m % 4 == 2 ? l2 : l3) + K - 1;
-      const __m512 a = _mm512_set1_ps(base[m / 4][off]);
-      #pragma GCC unroll 32
-      for (int g = 0; g < G; ++g) acc[m][g] = _mm512_fmadd_ps(a, b[g], acc[m][g]);
-    }
-  }
+  if (K % KV != 0) step(KS, K % KV); /* Bi's rows past K are zeros */
   #pragma GCC unroll 32
   for (int m = 0; m < MR; ++m)
     #pragma GCC unroll 32
     for (int g = 0; g < G; ++g) {
-      const __m512 sum = _mm512_add_ps(acc[m][g], _mm512_shuffle_ps(acc[m][g], acc[m][g], 0xB1)); /* lane 2j + 2j+1 */
-      _mm256_storeu_ps(C + 8 * (G * m + g), _mm512_extractf32x8_ps(_mm512_maskz_compress_ps(0x5555, sum), 0));
+      __m512 sum = _mm512_add_ps(acc[m][g], _mm512_shuffle_ps(acc[m][g], acc[m][g], 0xB1)); /* lane 2j + 2j+1 */
+      if constexpr (KV == 2) {
+        _mm512_mask_storeu_ps(C + RP * m + COLS * g, 0x00FF, _mm512_maskz_compress_ps(0x5555, sum));
+      } else {
+        sum = _mm512_add_ps(sum, _mm512_shuffle_ps(sum, sum, 0x4E)); /* + lanes 4j+2, 4j+3 */
+        _mm512_mask_storeu_ps(C + RP * m + COLS * g, 0x000F, _mm512_maskz_compress_ps(0x1111, sum));
+      }
     }
 }
 
-/* 8-row tiles at G = 1 and 2 (rp = 8: 12 rows ran faster in isolation, 176 against 167 GFLOP/s, but 0.95x in
- * place; rp = 16: 239 TSC ticks per row against 277-283 with 12 or 10 rows, in cache). */
-template <int G, bool PF>
+/* 8-row tiles (rp = 8 with KV = 2: 12 rows ran faster in isolation, 176 against 167 GFLOP/s, but 0.95x in
+ * place; rp = 16: 239 TSC ticks per row against 277-283 with 12 or 10 rows; rp = 8, KV = 4: 131-135 against
+ * 147-160 with 12 or 10 rows, in cache). */
+template <int KV, int G, bool PF>
 inline void k1_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, float* C, Companion pf) {
-  constexpr int MR = 8;
+  constexpr int MR = 8, RP = 16 / KV * G;
   int64_t m = 0;
   for (; m + MR <= M; m += MR) {
-    k1_block<MR, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
+    k1_block<KV, MR, G, PF>(K, A + m * lda, lda, Bi, C + RP * m, pf);
     if constexpr (PF) pf.p += MR * pf.ld;
   }
   for (; m + 4 <= M; m += 4) {
-    k1_block<4, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
+    k1_block<KV, 4, G, PF>(K, A + m * lda, lda, Bi, C + RP * m, pf);
     if constexpr (PF) pf.p += 4 * pf.ld;
   }
   for (; m < M; ++m) {
-    k1_block<1, G, PF>(K, A + m * lda, lda, Bi, C + 8 * G * m, pf);
+    k1_block<KV, 1, G, PF>(K, A + m * lda, lda, Bi, C + RP * m, pf);
     if constexpr (PF) pf.p += pf.ld;
   }
 }
 
-/* C[M x rp] = A[M x K] * B[K x rp] from Bi, rp = 8 or 16. */
+/* C[M x rp] = A[M x K] * B[K x rp] from Bi (interleave), rp = 8 or 16. */
 inline void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* Bi, int64_t rp, float* C, Companion pf) {
   if (rp == 8)
-    pf.p != nullptr ? k1_rows<1, true>(M, K, A, lda, Bi, C, pf) : k1_rows<1, false>(M, K, A, lda, Bi, C, pf);
+    pf.p != nullptr ? k1_rows<4, 2, true>(M, K, A, lda, Bi, C, pf) : k1_rows<4, 2, false>(M, K, A, lda, Bi, C, pf);
   else
-    pf.p != nullptr ? k1_rows<2, true>(M, K, A, lda, Bi, C, pf) : k1_rows<2, false>(M, K, A, lda, Bi, C, pf);
+    pf.p != nullptr ? k1_rows<2, 2, true>(M, K, A, lda, Bi, C, pf) : k1_rows<2, 2, false>(M, K, A, lda, Bi, C, pf);
 }
 
 /* C[2 KP x 8G] += A[M x 2 KP]^T * B[M x 8G] (A row stride lda, C row stride 8G) from Bd (B's rows with every
@@ -307,7 +339,7 @@ inline void duplicate(int64_t M, const float* B, int64_t rp, float* Bd) {
     _mm512_storeu_ps(Bd + 2 * j, permute16(idx, _mm512_castps256_ps512(_mm256_loadu_ps(B + j))));
 }
 
-}  // namespace pairs
+}  // namespace kvec
 }  // namespace avx512_impl
 #pragma GCC pop_options
 #endif
@@ -357,17 +389,16 @@ struct Padded {
    * docs/kernels-linear.md). */
   int64_t ldut, ldvt;
   const float* sp;   /* rp, zeros beyond r */
-  /* Up and Vp with rows interleaved in pairs (pairs::interleave_pairs), for the AVX-512 k1 at rp = 8 and
-   * 16; null otherwise. */
+  /* Up and Vp interleaved (kvec::interleave), for the AVX-512 k1 at rp = 8 and 16; null otherwise. */
   const float* Upi;
   const float* Vpi;
 };
 
 /* Which padded forms of the factors a pass reads: the forward k1 reads Vp and its k2 Upt; the
- * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. `pairs`: the level's k1 reads
- * the interleaved forms at rp = 8 and 16 (Impl::kPairs). */
+ * backward's k1 reads Up (and Vp when Z is not given) and its k2 Vpt. `interleaved`: the level's k1 reads
+ * the interleaved forms at rp = 8 and 16 (Impl::kInterleaved). */
 struct Needs {
-  bool up, vp, ut, vt, pairs;
+  bool up, vp, ut, vt, interleaved;
 };
 
 /* The rank r padded to a multiple of W: the columns of the padded factors and of the backward's partial sums. */
@@ -386,12 +417,12 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   const bool copy_u = need.up && rp != r, copy_v = need.vp && rp != r;
   p.ldut = debora::odd_line_stride(n_out);
   p.ldvt = debora::odd_line_stride(n_in);
-  const bool pairs = need.pairs && (rp == 8 || rp == 16);
-  const auto paired = [rp](int64_t rows) { return (rows + 1) / 2 * 2 * rp; };
+  const bool inter = need.interleaved && (rp == 8 || rp == 16);
+  const auto inter_size = [rp](int64_t rows) { return interleaved_size(rows, rp); };
   float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
                                               (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp +
-                                              (pairs && need.up ? paired(n_out) : 0) +
-                                              (pairs && need.vp ? paired(n_in) : 0)));
+                                              (inter && need.up ? inter_size(n_out) : 0) +
+                                              (inter && need.vp ? inter_size(n_in) : 0)));
   /* rows x r (row-major) -> rows x rp with zero columns r .. rp. */
   auto pad_rows = [&](const float* src, int64_t rows) {
     float* dst = buf;
@@ -441,13 +472,13 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   p.sp = sp;
   buf += rp;
 #if DEBORA_X86
-  if (pairs && need.up) {
-    avx512_impl::pairs::interleave_pairs(p.Up, n_out, rp, buf);
+  if (inter && need.up) {
+    avx512_impl::kvec::interleave(p.Up, n_out, rp, buf);
     p.Upi = buf;
-    buf += paired(n_out);
+    buf += inter_size(n_out);
   }
-  if (pairs && need.vp) {
-    avx512_impl::pairs::interleave_pairs(p.Vp, n_in, rp, buf);
+  if (inter && need.vp) {
+    avx512_impl::kvec::interleave(p.Vp, n_in, rp, buf);
     p.Vpi = buf;
   }
 #endif
@@ -571,12 +602,12 @@ void bwd_rows(int64_t b, int64_t e, int64_t n_in, int64_t n_out, int64_t r, cons
 
 /* Each Impl says what the rank is padded to (kPad: 8 under AVX2 and AVX-512, where AVX-512 runs a last
  * 8 columns in 8-lane tiles rather than padding r = 8 to 16, which would double k2's work; 1 for scalar
- * code) and whether its k1 reads the interleaved factors at rp = 8 (kPairs). The padding comes
+ * code) and whether its k1 reads the interleaved factors at rp = 8 and 16 (kInterleaved). The padding comes
  * from the Impl, not from a second reading of the SIMD level, which another thread may change
  * (setSimd) while an async call runs. */
 struct ScalarImpl {
   static constexpr int64_t kPad = 1;
-  static constexpr bool kPairs = false;
+  static constexpr bool kInterleaved = false;
   static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*, int64_t rp, float* C,
                  Companion pf) {
     scalar_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
@@ -604,7 +635,7 @@ struct ScalarImpl {
 #if DEBORA_X86
 struct Avx2Impl {
   static constexpr int64_t kPad = 8;
-  static constexpr bool kPairs = false;
+  static constexpr bool kInterleaved = false;
   DEBORA_TARGET_AVX2 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, const float*,
                                     int64_t rp, float* C, Companion pf) {
     avx2_impl::k1(M, K, A, lda, B, rp, C, pf, rp);
@@ -631,16 +662,16 @@ struct Avx2Impl {
     avx2_impl::colsum_product(M, rp, Z, T, acc);
   }
 };
-/* The rank is padded to 8 at both levels. Under AVX-512, k1 and k3 at rp = 8 and 16 take the `pairs`
- * kernels (two k per vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8
+/* The rank is padded to 8 at both levels. Under AVX-512, k1 and k3 at rp = 8 and 16 take the `kvec`
+ * kernels (several k per vector); otherwise the k1 and k3 columns run in 16-lane tiles and a last 8
  * (rp = 24, 40, ...) in the AVX2 copy's 8-lane tiles. k2 vectorises along the output columns, so it needs
  * no split. */
 struct Avx512Impl {
   static constexpr int64_t kPad = 8;
-  static constexpr bool kPairs = true;
+  static constexpr bool kInterleaved = true;
   DEBORA_TARGET_AVX512 static void k1(int64_t M, int64_t K, const float* A, int64_t lda, const float* B,
                                       const float* Bi, int64_t rp, float* C, Companion pf) {
-    if ((rp == 8 || rp == 16) && Bi != nullptr) return avx512_impl::pairs::k1(M, K, A, lda, Bi, rp, C, pf);
+    if ((rp == 8 || rp == 16) && Bi != nullptr) return avx512_impl::kvec::k1(M, K, A, lda, Bi, rp, C, pf);
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k1(M, K, A, lda, B, rp, C, pf, full);
     if (full < rp) avx2_impl::k1(M, K, A, lda, B + full, rp, C + full, full > 0 ? Companion{} : pf, rp - full);
@@ -670,8 +701,8 @@ struct Avx512Impl {
                                       float* C) {
     if (rp == 8 || rp == 16) {
       float* Bd = scratch(4, static_cast<size_t>(2 * rp * M));
-      avx512_impl::pairs::duplicate(M, B, rp, Bd);
-      return avx512_impl::pairs::k3(M, K, A, lda, Bd, rp, C);
+      avx512_impl::kvec::duplicate(M, B, rp, Bd);
+      return avx512_impl::kvec::k3(M, K, A, lda, Bd, rp, C);
     }
     const int64_t full = rp / 16 * 16;
     if (full > 0) avx512_impl::k3(M, K, A, lda, B, rp, C, full);
@@ -719,7 +750,7 @@ const Padded& thread_padded(uint64_t call, int64_t n_in, int64_t n_out, int64_t 
 template <class Impl>
 void forward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
              const float* s, float* Y, bool accumulate, float* Z) {
-  const Needs need{false, true, true, false, Impl::kPairs};
+  const Needs need{false, true, true, false, Impl::kInterleaved};
   const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
   const bool stream = !accumulate && N * n_out * int64_t{sizeof(float)} >= debora::kStreamBytes;
   const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;
@@ -736,7 +767,7 @@ template <class Impl>
 void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X, const float* U, const float* V,
               const float* s, const float* dY, const float* Z, float* dX, bool accumulate_dx, float* dU, float* dV,
               float* ds, float* dots) {
-  const Needs need{true, Z == nullptr, false, dX != nullptr, Impl::kPairs};
+  const Needs need{true, Z == nullptr, false, dX != nullptr, Impl::kInterleaved};
   const uint64_t call = g_call.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t rp = padded_rank(r, Impl::kPad); /* p.rp of every thread's padded factors (thread_padded) */
   const int64_t n_chunks = pass_chunks(N), per = (N + n_chunks - 1) / n_chunks;

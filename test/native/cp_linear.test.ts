@@ -53,6 +53,7 @@ const SHAPES: [number, number, number, number][] = [
   [3, 7, 5, 1],
   [2, 1, 9, 8],
   [17, 9, 15, 7],
+  [21, 10, 14, 6], // K = 10 and 14: AVX-512's rank-8 k1 (four k per vector) with a last two k
   [63, 8, 17, 9],
   [64, 16, 16, 16],
   [65, 33, 31, 17],

@@ -46,8 +46,8 @@ Ref reference(int64_t N, int64_t nin, int64_t nout, int64_t r, const std::vector
 }  // namespace
 
 void driver_cp_linear() {
-  // r = 8 and 16 exactly use the factors in place; AVX-512 runs r <= 16 in its two-k-per-vector kernels (odd K,
-  // K under one k3 block included); 17, 40: a last 8 columns after 16-lane ones. The last two have an output of >= 4 MiB
+  // r = 8 and 16 exactly use the factors in place; AVX-512 runs r <= 16 in its several-k-per-vector kernels
+  // (K not a multiple of 4, K under one k3 block included); 17, 40: a last 8 columns after 16-lane ones. The last two have an output of >= 4 MiB
   // (Y, then dX): streaming stores, and the backward's from-DRAM blocks (X fetched during k1 of dY).
   // The two after them have rows a multiple of 16 floats:
   // under AVX-512 those go out straight from k2's tiles (aligned non-temporal stores, a head and a tail of
