@@ -27,6 +27,10 @@ export interface BenchCase {
   checked: string;
   peer?: PeerResult | null;
   speedup_vs_peer?: number | null;
+  /** A diagnostic, not the target's ratio: the floor from a roofline measured right before and right after
+   * this case (mean of the two), since bandwidth drifts by up to 30% over minutes here. */
+  floor_adjacent_ms?: number;
+  ratio_to_floor_adjacent?: number | null;
   note?: string;
 }
 
@@ -61,8 +65,8 @@ export function commit(): string {
 }
 
 /** Peak FMA rate and bandwidth, measured now with the current thread count. */
-export function roofline(): { peakGflops: number; bandwidthGbs: number } {
-  return addon().roofline(1.0, 64 << 20); // 3 × 64 MiB: far beyond any L3 here
+export function roofline(seconds = 1.0): { peakGflops: number; bandwidthGbs: number } {
+  return addon().roofline(seconds, 64 << 20); // 3 × 64 MiB: far beyond any L3 here
 }
 
 export function floorMs(flops: number, bytes: number, peakGflops: number, bandwidthGbs: number): number {

@@ -376,7 +376,14 @@ async function main(): Promise<void> {
   const rssBefore = process.memoryUsage().rss;
   const results = new Map<
     string,
-    { median: number | null; checked: string; note?: string; peerMs?: number; around?: number | null }
+    {
+      median: number | null;
+      checked: string;
+      note?: string;
+      peerMs?: number;
+      around?: number | null;
+      adjacent?: { peakGflops: number; bandwidthGbs: number };
+    }
   >();
   for (const c of cases) {
     let checked: string;
@@ -391,7 +398,15 @@ async function main(): Promise<void> {
       results.set(c.id, { median: null, checked: 'no', note: msg });
       continue;
     }
+    // The machine's limits right before and right after this case (a diagnostic column: the target's
+    // ratio uses the larger of the run's two full measurements, below).
+    const before = roofline(0.2);
     const median = await timeCase(c, quick ? 300 : 1500);
+    const after = roofline(0.2);
+    const adjacent = {
+      peakGflops: (before.peakGflops + after.peakGflops) / 2,
+      bandwidthGbs: (before.bandwidthGbs + after.bandwidthGbs) / 2,
+    };
     // The peer is timed right after this case, and the case once more right after the peer: on
     // these machines throughput drifts by 30-50% over minutes, so the speedup compares the peer
     // with the mean of the two adjacent timings (a peer run at the end of the suite once made
@@ -401,11 +416,11 @@ async function main(): Promise<void> {
     if (withPeer && median !== null) {
       peerMs = torchPeer([{ id: c.id, op: c.op, shape: c.shape }])?.[c.id];
       if (peerMs !== undefined) {
-        const after = await timeCase(c, quick ? 300 : 1000);
-        if (after !== null) around = (median + after) / 2;
+        const again = await timeCase(c, quick ? 300 : 1000);
+        if (again !== null) around = (median + again) / 2;
       }
     }
-    results.set(c.id, { median, checked, peerMs, around });
+    results.set(c.id, { median, checked, peerMs, around, adjacent });
     process.stdout.write(
       `${c.id}: ${median?.toFixed(3)} ms${peerMs === undefined ? '' : `, torch ${peerMs.toFixed(3)} ms (ours around it ${around?.toFixed(3)} ms)`}\n`,
     );
@@ -479,8 +494,10 @@ async function main(): Promise<void> {
       note?: string;
       peerMs?: number;
       around?: number | null;
+      adjacent?: { peakGflops: number; bandwidthGbs: number };
     };
     const floor = floorMs(c.flops, c.bytes, peak, bw);
+    const floorAdj = r.adjacent ? floorMs(c.flops, c.bytes, r.adjacent.peakGflops, r.adjacent.bandwidthGbs) : undefined;
     const p: PeerResult | null = r.peerMs !== undefined ? { name: 'torch-cpu-2t', median_ms: r.peerMs } : null;
     const row: BenchCase = {
       op: c.op,
@@ -497,6 +514,10 @@ async function main(): Promise<void> {
       // against our timings on either side of the peer's (see the case loop)
       speedup_vs_peer: p && r.around ? p.median_ms / r.around : null,
     };
+    if (floorAdj !== undefined) {
+      row.floor_adjacent_ms = floorAdj;
+      row.ratio_to_floor_adjacent = r.median === null ? null : r.median / floorAdj;
+    }
     if (r.note) row.note = r.note;
     return row;
   });
@@ -556,13 +577,16 @@ async function main(): Promise<void> {
     `\npeak ${peak.toFixed(0)} GFLOP/s, bandwidth ${bw.toFixed(1)} GB/s (max of two measurements), RSS ${file.rss_before_cases_mib.toFixed(0)} -> ${file.rss_after_cases_mib.toFixed(0)} MiB over the cases\n`,
   );
   process.stdout.write(
-    '| op | shape | median ms | floor ms | × floor | GFLOP/s | GB/s | torch ms | speedup |\n|---|---|---|---|---|---|---|---|---|\n',
+    '| op | shape | median ms | floor ms | × floor | × adjacent floor | GFLOP/s | GB/s | torch ms | speedup |\n|---|---|---|---|---|---|---|---|---|---|\n',
   );
   for (const r of rows) {
     process.stdout.write(
-      `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} |${r.note ? ` ${r.note}` : ''}\n`,
+      `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.ratio_to_floor_adjacent)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} |${r.note ? ` ${r.note}` : ''}\n`,
     );
   }
+  process.stdout.write(
+    '× floor: against the larger of the two full roofline measurements (the targets). × adjacent floor: against the mean of two short ones taken right before and right after the case (a diagnostic of the machine drifting during the run).\n',
+  );
   const abRows = rows.filter((r) => r.op === 'gemm' || r.op.startsWith('conv2d_'));
   if (abRows.length > 0) {
     process.stdout.write(
