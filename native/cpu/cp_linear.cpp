@@ -789,9 +789,12 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
     }
   });
   /* Reduce in chunk order straight into the outputs, dropping the padding columns; rows [j0, j1) of the
-   * n_out + n_in + 1 rows of the partials (dU, dV, ds). Large partials are reduced by all threads, each a share
-   * of the rows, so the other core's partial is fetched by both cores at once (at N = 512, r = 32, 200 KiB of it
-   * took 38 us on the caller alone; at r = 8, 48 KiB, a dispatch cost more than it saved). */
+   * n_out + n_in + 1 rows of the partials (dU, dV, ds). Two chunks (two threads) are reduced on the caller: on
+   * the 2-vCPU Zen 5 machines that took 22-24 K TSC ticks at N = 512, r = 16 against 56-59 K with both threads
+   * each taking half the rows (r = 32: 35-40 K against 42-45 K; r = 64: 48-50 K against 74-82 K), so the
+   * backward ran 1.07x faster at r = 16, paired (docs/kernels-linear.md, "Tenth look"). More chunks with large
+   * partials are reduced by all threads, each a share of the rows (not measurable on two cores; it was the
+   * faster way on two in an earlier version, when the partials were cleared on the caller). */
   auto reduce_rows = [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       float* out = j < n_out ? dU + j * r : j < n_out + n_in ? dV + (j - n_out) * r : ds;
@@ -802,7 +805,7 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
     }
   };
   const int64_t rows = n_out + n_in + 1;
-  if (n_chunks == 1 || part_size < (int64_t{1} << 14)) reduce_rows(0, rows); /* small: not worth a dispatch */
+  if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) reduce_rows(0, rows); /* small: not worth a dispatch */
   else debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) { reduce_rows(rows * cb / n_chunks, rows * ce / n_chunks); });
   if (dots != nullptr) {
     /* dots_i = <U_i, dU_i> + <V_i, dV_i>: the input of cp_hypergrad, from this pass's outputs. */
