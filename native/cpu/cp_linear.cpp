@@ -126,8 +126,8 @@ inline void k2_nt(int64_t M, int64_t rp, const float* A, const float* Bt, int64_
 /* ---- several k in one 16-lane vector: k1 and k3 at rp = 8 and 16 (AVX-512) ----
  * Along the rank a 16-lane vector would be half empty at rp = 8 (and the AVX2 copy runs at half of
  * this machine's FMA rate), and at rp = 16 the 16-lane tile needs one broadcast of A per FMA. k1 puts KV
- * consecutive k in one vector instead (KV = 4 at rp = 8, 2 at rp = 16): for each group of 16 / KV
- * columns, lanes KV j + q hold B[k + q, j] (Bi, the factor's rows interleaved, built once per call),
+ * consecutive k in one vector instead (KV = 4 at rp = 8, 2 at rp = 16): for each group g of 16 / KV
+ * columns, lane KV j + q holds B[k + q, (16 / KV) g + j] (Bi, the factor's rows interleaved, built once per call),
  * A[m, k..k+KV-1] is one 64- or 128-bit broadcast (a plain load, no shuffle) shared by the G = rp KV / 16
  * groups, and each run of KV lanes is added at the end: one broadcast per two FMAs. In cache, TSC ticks
  * per 768-long row: rp = 8, 131-135 against 153-166 with KV = 2; rp = 16, 239 against 274-279 for the
@@ -230,6 +230,11 @@ __attribute__((always_inline)) inline void k1_block(int64_t K, const float* __re
       for (int64_t t = t0; t < te; ++t) step(t, KV);
     }
   }
+  if constexpr (PF)
+    if (KS == 0) /* K < KV: no whole step, so the companion's rows go here */
+      #pragma GCC unroll 32
+      for (int m = 0; m < MR; ++m)
+        for (int64_t q = 0; q < pf.len; q += 16) __builtin_prefetch(pf.p + m * pf.ld + q, 0, 3);
   if (K % KV != 0) step(KS, K % KV); /* Bi's rows past K are zeros */
   #pragma GCC unroll 32
   for (int m = 0; m < MR; ++m)

@@ -53,7 +53,9 @@ const SHAPES: [number, number, number, number][] = [
   [3, 7, 5, 1],
   [2, 1, 9, 8],
   [17, 9, 15, 7],
-  [21, 10, 14, 6], // K = 10 and 14: AVX-512's rank-8 k1 (four k per vector) with a last two k
+  [21, 10, 14, 6], // K = 10 and 14: AVX-512's k1 at rp = 8 (four k per vector) with a last two k
+  [6, 2, 3, 8], // K = 2 and 3: that k1 with only a partial step
+  [5, 1, 2, 13], // rp = 16 with K = 1 and 2: k1 (two k per vector) with only a partial step, k3's odd last row
   [63, 8, 17, 9],
   [64, 16, 16, 16],
   [65, 33, 31, 17],

@@ -46,15 +46,16 @@ Ref reference(int64_t N, int64_t nin, int64_t nout, int64_t r, const std::vector
 }  // namespace
 
 void driver_cp_linear() {
-  // r = 8 and 16 exactly use the factors in place; AVX-512 runs r <= 16 in its several-k-per-vector kernels
-  // (K not a multiple of 4, K under one k3 block included); 17, 40: a last 8 columns after 16-lane ones. The last two have an output of >= 4 MiB
-  // (Y, then dX): streaming stores, and the backward's from-DRAM blocks (X fetched during k1 of dY).
-  // The two after them have rows a multiple of 16 floats:
-  // under AVX-512 those go out straight from k2's tiles (aligned non-temporal stores, a head and a tail of
-  // plain ones at whatever offset the allocator gives).
-  const int64_t shapes[][4] = {{1, 1, 1, 1},     {7, 9, 5, 3},      {65, 17, 8, 9},     {130, 12, 31, 17},
-                               {130, 13, 31, 8}, {97, 33, 47, 16},  {200, 5, 6, 40},    {1100, 7, 960, 5},
-                               {1100, 961, 6, 3}, {700, 7, 1504, 5}, {700, 1504, 6, 3}};
+  // r = 8 and 16 exactly use the factors in place; AVX-512 runs k1 and k3 at r <= 16 in its several-k-per-vector
+  // kernels (K not a multiple of 4, K under one k3 block included); 17, 40: a last 8 columns after 16-lane ones.
+  // {1100, 7, 960, 5} and {1100, 961, 6, 3} have an output of >= 4 MiB (Y, then dX): streaming stores, and the
+  // backward's from-DRAM blocks (X fetched during k1 of dY). The two after them have rows a multiple of 16
+  // floats: under AVX-512 those go out straight from k2's tiles (aligned non-temporal stores, a head and a tail
+  // of plain ones at whatever offset the allocator gives). The last one has three chunks at 3 threads and
+  // partials of (200 + 220 + 1) x 40 floats: the backward's parallel reduction (two chunks reduce on the caller).
+  const int64_t shapes[][4] = {{1, 1, 1, 1},      {7, 9, 5, 3},      {65, 17, 8, 9},     {130, 12, 31, 17},
+                               {130, 13, 31, 8},  {97, 33, 47, 16},  {200, 5, 6, 40},    {1100, 7, 960, 5},
+                               {1100, 961, 6, 3}, {700, 7, 1504, 5}, {700, 1504, 6, 3}, {260, 200, 220, 40}};
   const debora_simd best = debora_simd_supported();
   for (int level = DEBORA_SIMD_SCALAR; level <= static_cast<int>(best); ++level) {
     for (int threads : {1, 3}) {
