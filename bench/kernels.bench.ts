@@ -346,6 +346,17 @@ async function timeCase(c: Case, timeMs: number): Promise<number | null> {
   return r.latency?.p50 ?? null;
 }
 
+/** What the case loop records for one kernel case; the rows of the results file are built from it. */
+interface CaseResult {
+  median: number | null;
+  checked: string;
+  note?: string;
+  peerMs?: number;
+  around?: number | null;
+  /** the roofline right before and right after the case (mean of the two) */
+  adjacent?: { peakGflops: number; bandwidthGbs: number };
+}
+
 async function main(): Promise<void> {
   const { Bench } = await import('tinybench');
   setBackend('cpu'); // this is the CPU suite (bench/gpu-check.sh times the CUDA kernels)
@@ -374,17 +385,7 @@ async function main(): Promise<void> {
   cases.push(mttkrpCase([64, 64, 3, 3], 8));
 
   const rssBefore = process.memoryUsage().rss;
-  const results = new Map<
-    string,
-    {
-      median: number | null;
-      checked: string;
-      note?: string;
-      peerMs?: number;
-      around?: number | null;
-      adjacent?: { peakGflops: number; bandwidthGbs: number };
-    }
-  >();
+  const results = new Map<string, CaseResult>();
   for (const c of cases) {
     let checked: string;
     try {
@@ -488,14 +489,7 @@ async function main(): Promise<void> {
   const bw = Math.max(roof1.bandwidthGbs, roof2.bandwidthGbs);
 
   const rows: BenchCase[] = cases.map((c) => {
-    const r = results.get(c.id) as {
-      median: number | null;
-      checked: string;
-      note?: string;
-      peerMs?: number;
-      around?: number | null;
-      adjacent?: { peakGflops: number; bandwidthGbs: number };
-    };
+    const r = results.get(c.id) as CaseResult;
     const floor = floorMs(c.flops, c.bytes, peak, bw);
     const floorAdj = r.adjacent ? floorMs(c.flops, c.bytes, r.adjacent.peakGflops, r.adjacent.bandwidthGbs) : undefined;
     const p: PeerResult | null = r.peerMs !== undefined ? { name: 'torch-cpu-2t', median_ms: r.peerMs } : null;

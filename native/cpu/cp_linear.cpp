@@ -423,11 +423,10 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   p.ldut = debora::odd_line_stride(n_out);
   p.ldvt = debora::odd_line_stride(n_in);
   const bool inter = need.interleaved && (rp == 8 || rp == 16);
-  const auto inter_size = [rp](int64_t rows) { return interleaved_size(rows, rp); };
   float* buf = scratch(0, static_cast<size_t>((copy_u ? n_out * rp : 0) + (copy_v ? n_in * rp : 0) +
                                               (need.ut ? rp * p.ldut : 0) + (need.vt ? rp * p.ldvt : 0) + rp +
-                                              (inter && need.up ? inter_size(n_out) : 0) +
-                                              (inter && need.vp ? inter_size(n_in) : 0)));
+                                              (inter && need.up ? interleaved_size(n_out, rp) : 0) +
+                                              (inter && need.vp ? interleaved_size(n_in, rp) : 0)));
   /* rows x r (row-major) -> rows x rp with zero columns r .. rp. */
   auto pad_rows = [&](const float* src, int64_t rows) {
     float* dst = buf;
@@ -480,7 +479,7 @@ Padded pad_factors(int64_t n_in, int64_t n_out, int64_t r, int64_t W, const floa
   if (inter && need.up) {
     avx512_impl::kvec::interleave(p.Up, n_out, rp, buf);
     p.Upi = buf;
-    buf += inter_size(n_out);
+    buf += interleaved_size(n_out, rp);
   }
   if (inter && need.vp) {
     avx512_impl::kvec::interleave(p.Vp, n_in, rp, buf);
@@ -810,7 +809,7 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
     }
   };
   const int64_t rows = n_out + n_in + 1;
-  if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) reduce_rows(0, rows); /* small: not worth a dispatch */
+  if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) reduce_rows(0, rows); /* two chunks, or small: on the caller */
   else debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) { reduce_rows(rows * cb / n_chunks, rows * ce / n_chunks); });
   if (dots != nullptr) {
     /* dots_i = <U_i, dU_i> + <V_i, dV_i>: the input of cp_hypergrad, from this pass's outputs. */
