@@ -30,11 +30,11 @@ namespace {
 /* Tiles per call this kernel aims at (independent of the thread count, so the tiling, and with
  * it every rounding, is the same whatever the pool size), the fewest output rows worth a tile (each
  * tile recomputes a halo of dil_h*(kh-1) input rows), the per-thread workspace a tile may take (the
- * packed input tiles and the r-channel intermediates), and the number of partial-sum groups of the
- * backward (fixed, for the same reason as the tiling). The budget was measured at the bench shape
- * (32x64x32x32, r = 8) on a 512 KiB-L2 Zen 3: 1 MiB (16-row tiles) ran the backward 1.5x faster
- * than 384 KiB (8-row tiles: more halo, more per-tile overhead) and 2x faster than 192 KiB; 2 MiB
- * and more (whole images) were no faster. */
+ * r-channel intermediates), and the number of partial-sum groups of the backward (fixed, for the
+ * same reason as the tiling). The budget was measured at the bench shape (32x64x32x32, r = 8) on a
+ * 512 KiB-L2 Zen 3 (with the packed X and dY tiles, see Ctx::packed): 1 MiB (16-row tiles) ran the
+ * backward 1.5x faster than 384 KiB (8-row tiles: more halo, more per-tile overhead) and 2x faster
+ * than 192 KiB; 2 MiB and more (whole images) were no faster. */
 constexpr int64_t kTargetTasks = 16;
 constexpr int64_t kMinTileRows = 4;
 constexpr int64_t kWorkspaceBudget = int64_t{1} << 20;
@@ -56,6 +56,13 @@ struct Ctx {
   bool acc;
   bool stream;  // write Y / dX through write_output's staging strip (see kStreamBytes)
   bool vec;     // backward: dU1 and dU2 partial sums kept as vectors (see dots)
+  /* X and dY read through packed copies of each tile's rows (below AVX-512) or in place (AVX-512).
+   * In place, the 1x1 contractions read C (or F) channel rows a plane apart side by side: at a 4 KiB
+   * plane they all fall in one L1 set. With 16-lane vectors each input line is loaded once per
+   * block of 8 outputs, the hardware prefetchers follow the rows, and skipping the copy gained
+   * 1.19x on the bench pair (forward 1.29x); at 8 lanes (4 outputs per block, so every line loaded
+   * twice at r = 8) in place was 0.93x, so the pack stays there (docs/kernels-conv2d.md). */
+  bool packed;
   int64_t lds;  // stride of that strip
 };
 
@@ -105,11 +112,11 @@ int64_t workspace_floats(Ctx& c, bool bwd) {
     const Tile t = tile_of(c, k);
     pack_max = std::max(pack_max, bwd ? t.phi - t.plo : t.ihi - t.ilo);
   }
-  c.ldx = odd_line_stride(pack_max * c.W);
+  c.ldx = c.packed ? odd_line_stride(pack_max * c.W) : 0;
+  c.ldy = c.packed && bwd ? odd_line_stride(c.t_max * c.Wo) : 0;
   c.ldz1 = odd_line_stride(c.in_max * c.W);
   c.ldz3 = odd_line_stride(c.R * c.Wo);
-  c.ldy = odd_line_stride(c.t_max * c.Wo);
-  c.ldt = c.ldy;
+  c.ldt = odd_line_stride(c.t_max * c.Wo);
   c.ldg1 = odd_line_stride(c.own_max * c.W);
   int64_t n = c.C * c.ldx + c.r * (c.ldz1 + c.R * c.Wp + c.ldz3);
   if (bwd) n += c.F * c.ldy + c.r * (c.ldt + c.t_max * c.Wp + c.ldg1) + part_floats(c);
@@ -146,10 +153,10 @@ float* thread_workspace(int64_t floats) {
   return ws.data() + ((64 - base % 64) % 64) / sizeof(float);
 }
 
-/* Copies rows x len floats (source stride lds) into a tile with stride ldd: each channel row is read
- * sequentially once (the hardware prefetcher follows it), instead of C strided streams in the compute
- * loops. (Software prefetch, of the next row here or of the next tile spread over the compute, made
- * no difference or was slower on the development machine, so there is none.) */
+/* Copies rows x len floats (source stride lds) into a tile with stride ldd (Ctx::packed): each channel
+ * row is read sequentially once (the hardware prefetcher follows it), instead of C strided streams in
+ * the compute loops. (Software prefetch, of the next row here or of the next tile spread over the
+ * compute, made no difference or was slower, so there is none.) */
 DEBORA_INLINE void pack(int64_t rows, int64_t len, const float* src, int64_t lds, float* dst, int64_t ldd) {
   const size_t bytes = static_cast<size_t>(len) * sizeof(float);
   for (int64_t k = 0; k < rows; ++k) std::memcpy(dst + k * ldd, src + k * lds, bytes);
@@ -179,41 +186,66 @@ DEBORA_INLINE void write_output(int64_t M, int64_t K, int64_t P, const float* A,
 
 /* ---- the chain, per tile -------------------------------------------------------------------- */
 
-/* Z1 = U2^T X on input rows [ilo, ihi) (from the packed tile Xp, whose first row is xrow0); Z2p = the
- * kh x 1 stage, each row padded by pw zeros on both sides; Z3 = the 1 x kw stage. */
+/* The rows t < n of a depthwise stage whose taps all fall inside [0, H): tap a of row t reads source row
+ * base + t step + a dh (step >= 1, span = (taps - 1) dh), so they form one range [lo, hi), empty
+ * (lo = hi) when none. Those rows go through comb_rows / tap_dots in one call per channel; the rows
+ * outside, near the borders, one at a time with their taps cut. */
+inline void full_rows(int64_t n, int64_t base, int64_t step, int64_t span, int64_t H, int64_t& lo, int64_t& hi) {
+  lo = 0;
+  while (lo < n && base + lo * step < 0) ++lo;
+  hi = lo;
+  while (hi < n && base + hi * step + span < H) ++hi;
+}
+
+/* Z1 = U2^T X on input rows [ilo, ihi) (from Xs, channel stride ldx, whose first row is input row
+ * xrow0: the packed tile or the image in place); Z2p = the kh x 1 stage, each row padded by pw zeros
+ * on both sides; Z3 = the 1 x kw stage. */
 template <int VW>
-DEBORA_INLINE void chain(const Ctx& c, const Tile& t, const float* Xp, int64_t xrow0, float* Z1, float* Z2p,
-                         float* Z3) {
+DEBORA_INLINE void chain(const Ctx& c, const Tile& t, const float* Xs, int64_t ldx, int64_t xrow0, float* Z1,
+                         float* Z2p, float* Z3) {
   const int64_t nIn = t.ihi - t.ilo, nR = t.oh1 - t.oh0, r = c.r, W = c.W, Wp = c.Wp, Wo = c.Wo;
-  if (nIn > 0) mix<VW>(r, c.C, nIn * W, c.U2, r, Xp + (t.ilo - xrow0) * W, c.ldx, Z1, c.ldz1, false);
-  for (int64_t i = 0; i < r; ++i)
+  if (nIn > 0) mix<VW>(r, c.C, nIn * W, c.U2, r, Xs + (t.ilo - xrow0) * W, ldx, Z1, c.ldz1, false);
+  /* Output row tt reads input rows ih0(tt) + a dh, ih0(tt) = (oh0 + tt) sh - ph. */
+  const int64_t base = t.oh0 * c.sh - c.ph;
+  int64_t lo, hi;
+  full_rows(nR, base, c.sh, (c.kh - 1) * c.dh, c.H, lo, hi);
+  for (int64_t i = 0; i < r; ++i) {
+    float* Z2i = Z2p + i * nR * Wp;
     for (int64_t tt = 0; tt < nR; ++tt) {
-      float* row = Z2p + (i * nR + tt) * Wp;
-      std::fill(row, row + c.pw, 0.0f);
-      std::fill(row + c.pw + W, row + Wp, 0.0f);
-      /* The taps a whose input row ih = oh sh - ph + a dh lies in [0, H): a contiguous range. */
-      const int64_t ih0 = (t.oh0 + tt) * c.sh - c.ph;
+      float* row = Z2i + tt * Wp;
+      for (int64_t j = 0; j < c.pw; ++j) row[j] = row[c.pw + W + j] = 0.0f;
+    }
+    if (hi > lo)
+      comb_rows<VW>(hi - lo, W, c.kh, Z1 + i * c.ldz1 + (base + lo * c.sh - t.ilo) * W, c.sh * W, c.dh * W, c.U3 + i, r,
+                    1.0f, Z2i + lo * Wp + c.pw, Wp);
+    /* The border rows: the taps a whose input row lies in [0, H), a contiguous range. */
+    auto border_row = [&](int64_t tt) {
+      const int64_t ih0 = base + tt * c.sh;
       int64_t a0 = 0, a1;
       while (a0 < c.kh && ih0 + a0 * c.dh < 0) ++a0;
       for (a1 = a0; a1 < c.kh && ih0 + a1 * c.dh < c.H;) ++a1;
       comb<VW>(W, a1 - a0, Z1 + i * c.ldz1 + (ih0 + a0 * c.dh - t.ilo) * W, c.dh * W, c.U3 + a0 * r + i, r, 1.0f,
-               row + c.pw);
+               Z2i + tt * Wp + c.pw);
+    };
+    for (int64_t tt = 0; tt < lo; ++tt) border_row(tt);
+    for (int64_t tt = hi; tt < nR; ++tt) border_row(tt);
+  }
+  for (int64_t i = 0; i < r; ++i) {
+    if (c.sw == 1) {
+      comb_rows<VW>(nR, Wo, c.kw, Z2p + i * nR * Wp, Wp, c.dw, c.U4 + i, r, 1.0f, Z3 + i * c.ldz3, Wo);
+      continue;
     }
-  for (int64_t i = 0; i < r; ++i)
     for (int64_t tt = 0; tt < nR; ++tt) {
       const float* z2 = Z2p + (i * nR + tt) * Wp;
       float* z3 = Z3 + i * c.ldz3 + tt * Wo;
-      if (c.sw == 1) {
-        comb<VW>(Wo, c.kw, z2, c.dw, c.U4 + i, r, 1.0f, z3);
-      } else {
-        std::fill(z3, z3 + Wo, 0.0f);
-        for (int64_t b = 0; b < c.kw; ++b) {
-          const float u = c.U4[b * r + i];
-          const float* src = z2 + b * c.dw;
-          for (int64_t ow = 0; ow < Wo; ++ow) z3[ow] += u * src[ow * c.sw];
-        }
+      std::fill(z3, z3 + Wo, 0.0f);
+      for (int64_t b = 0; b < c.kw; ++b) {
+        const float u = c.U4[b * r + i];
+        const float* src = z2 + b * c.dw;
+        for (int64_t ow = 0; ow < Wo; ++ow) z3[ow] += u * src[ow * c.sw];
       }
     }
+  }
 }
 
 template <int VW>
@@ -226,8 +258,13 @@ DEBORA_INLINE void fwd_tasks(const Ctx& c, int64_t begin, int64_t end) {
   const int64_t HW = c.H * c.W, HoWo = c.Ho * c.Wo;
   for (int64_t task = begin; task < end; ++task) {
     const Tile t = tile_of(c, task);
-    pack(c.C, (t.ihi - t.ilo) * c.W, c.X + t.n * c.C * HW + t.ilo * c.W, HW, Xp, c.ldx);
-    chain<VW>(c, t, Xp, t.ilo, Z1, Z2p, Z3);
+    const float* Xn = c.X + t.n * c.C * HW;
+    if (c.packed) {
+      pack(c.C, (t.ihi - t.ilo) * c.W, Xn + t.ilo * c.W, HW, Xp, c.ldx);
+      chain<VW>(c, t, Xp, c.ldx, t.ilo, Z1, Z2p, Z3);
+    } else {
+      chain<VW>(c, t, Xn, HW, 0, Z1, Z2p, Z3);
+    }
     write_output<VW>(c.F, c.r, (t.oh1 - t.oh0) * c.Wo, c.U1sT, c.F, Z3, c.ldz3, c.Y + t.n * c.F * HoWo + t.oh0 * c.Wo,
                      HoWo, c.acc, stage, c.lds);
   }
@@ -257,14 +294,23 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   float* pU4 = pU3 + c.kh * r;
   float* ps = pU4 + c.kw * r;
 
-  pack(c.C, (t.phi - t.plo) * W, c.X + t.n * c.C * HW + t.plo * W, HW, Xp, c.ldx);
-  pack(c.F, nT * Wo, c.dY + t.n * c.F * HoWo + t.ohs * Wo, HoWo, dYp, c.ldy);
-  chain<VW>(c, t, Xp, t.plo, Z1, Z2p, Z3);
+  /* X and dY, packed or in place (Ctx::packed): each is read twice, by the chain's and T's
+   * contractions (from memory), then by the dU2 and dU1 dots (from L2). Xs holds input row xrow0 first;
+   * dYs holds output row ohs first. */
+  const float* Xs = c.X + t.n * c.C * HW;
+  const float* dYs = c.dY + t.n * c.F * HoWo + t.ohs * Wo;
+  int64_t ldx = HW, ldy = HoWo, xrow0 = 0;
+  if (c.packed) {
+    pack(c.C, (t.phi - t.plo) * W, Xs + t.plo * W, HW, Xp, c.ldx);
+    pack(c.F, nT * Wo, dYs, HoWo, dYp, c.ldy);
+    Xs = Xp, dYs = dYp, ldx = c.ldx, ldy = c.ldy, xrow0 = t.plo;
+  }
+  chain<VW>(c, t, Xs, ldx, xrow0, Z1, Z2p, Z3);
   /* T = U1^T dY on output rows [ohs, oh1): the gradient of Z3 before the scale by s. */
-  mix<VW>(r, c.F, nT * Wo, c.U1, r, dYp, c.ldy, T, c.ldt, false);
+  mix<VW>(r, c.F, nT * Wo, c.U1, r, dYs, ldy, T, c.ldt, false);
   const int64_t P = nR * Wo;
   for (int64_t i = 0; i < r; ++i) ps[i] += dot<VW>(P, Z3 + i * c.ldz3, T + i * c.ldt + skip * Wo);
-  dots<VW, VEC>(c.F, r, P, dYp + skip * Wo, c.ldy, Z3, c.ldz3, pU1, r);
+  dots<VW, VEC>(c.F, r, P, dYs + skip * Wo, ldy, Z3, c.ldz3, pU1, r);
   /* G3 = s T, back through the 1 x kw stage (transposed) into G2p (padded like Z2p), and dU4 on the
    * owned rows; s_i is applied to the taps and to the sums rather than to T. Stride 1 (the common
    * case) gathers each G2p row from shifted T rows; other strides scatter. */
@@ -272,18 +318,18 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   for (int64_t i = 0; i < r; ++i) {
     const float si = c.s[i];
     const float* Ti = T + i * c.ldt;
-    for (int64_t b = 0; b < c.kw; ++b) {
-      DotAcc<VW> d;
-      for (int64_t tt = skip; tt < nT; ++tt) {
-        const float* g3 = Ti + tt * Wo;
-        const float* z2 = Z2p + (i * nR + tt - skip) * Wp + b * c.dw;
-        if (c.sw == 1) {
-          d.add(Wo, g3, z2);
-        } else {
-          for (int64_t ow = 0; ow < Wo; ++ow) d.tail += g3[ow] * z2[ow * c.sw];
+    if (c.sw == 1) {
+      tap_dots<VW>(nT - skip, Wo, c.kw, Ti + skip * Wo, Wo, Z2p + i * nR * Wp, Wp, c.dw, si, pU4 + i, r);
+    } else {
+      for (int64_t b = 0; b < c.kw; ++b) {
+        float d = 0.0f;
+        for (int64_t tt = skip; tt < nT; ++tt) {
+          const float* g3 = Ti + tt * Wo;
+          const float* z2 = Z2p + (i * nR + tt - skip) * Wp + b * c.dw;
+          for (int64_t ow = 0; ow < Wo; ++ow) d += g3[ow] * z2[ow * c.sw];
         }
+        pU4[b * r + i] += si * d;
       }
-      pU4[b * r + i] += si * d.sum();
     }
     if (c.sw == 1) {
       /* The T rows of channel i, each after M zeros (and M more at the end), copied in one pass
@@ -296,33 +342,53 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
       }
       for (int64_t j = 0; j < M; ++j) margin[nT * ldm + j] = 0.0f;
     }
+    if (c.sw == 1) {
+      /* g2[x] = sum_b s_i U4[b,i] g3[x - b dw], x < Wp = Wo + M. */
+      comb_rows<VW>(nT, Wp, c.kw, margin + M, Wo + M, -c.dw, c.U4 + i, r, si, G2p + i * nT * Wp, Wp);
+      continue;
+    }
     for (int64_t tt = 0; tt < nT; ++tt) {
       const float* g3 = Ti + tt * Wo;
       float* g2 = G2p + (i * nT + tt) * Wp;
-      if (c.sw == 1) {
-        /* g2[x] = sum_b s_i U4[b,i] g3[x - b dw], x < Wp = Wo + M. */
-        comb<VW>(Wp, c.kw, margin + tt * (Wo + M) + M, -c.dw, c.U4 + i, r, si, g2);
-      } else {
-        std::fill(g2, g2 + Wp, 0.0f);
-        for (int64_t b = 0; b < c.kw; ++b) {
-          const float u = si * c.U4[b * r + i];
-          for (int64_t ow = 0; ow < Wo; ++ow) g2[b * c.dw + ow * c.sw] += u * g3[ow];
-        }
+      std::fill(g2, g2 + Wp, 0.0f);
+      for (int64_t b = 0; b < c.kw; ++b) {
+        const float u = si * c.U4[b * r + i];
+        for (int64_t ow = 0; ow < Wo; ++ow) g2[b * c.dw + ow * c.sw] += u * g3[ow];
       }
     }
   }
-  /* Back through the kh x 1 stage: dU3 on the owned output rows; each owned G1 row gathered from the
-   * G2 rows whose window covers it (at most kh, any stride). */
+  /* Back through the kh x 1 stage: dU3 on the owned output rows [skip, nT) of T, whose tap a reads
+   * input row (ohs + tt) sh - ph + a dh (all inside [0, H) for the rows [ulo, uhi), as in chain). */
+  const int64_t ubase = (t.ohs + skip) * c.sh - c.ph;
+  int64_t ulo, uhi;
+  full_rows(nT - skip, ubase, c.sh, (c.kh - 1) * c.dh, c.H, ulo, uhi);
+  ulo += skip, uhi += skip;
+  /* Each owned G1 row ih gathers from the G2 rows whose window covers it. At stride 1, tap a of row ih
+   * reads T row ih + ph - ohs - a dh, all of them inside [0, nT) for the rows [glo, ghi). */
+  int64_t glo = 0, ghi = 0;
+  if (c.sh == 1)
+    full_rows(nOwn, t.own_lo + c.ph - t.ohs - (c.kh - 1) * c.dh, 1, (c.kh - 1) * c.dh, nT, glo, ghi);
   for (int64_t i = 0; i < r; ++i) {
+    const float* G2i = G2p + i * nT * Wp + c.pw;
+    const float* Z1i = Z1 + i * c.ldz1;
+    if (uhi > ulo)
+      tap_dots<VW>(uhi - ulo, W, c.kh, G2i + ulo * Wp, Wp, Z1i + (ubase + (ulo - skip) * c.sh - t.ilo) * W,
+                   c.sh * W, c.dh * W, 1.0f, pU3 + i, r);
     for (int64_t a = 0; a < c.kh; ++a) {
       DotAcc<VW> d;
       for (int64_t tt = skip; tt < nT; ++tt) {
+        if (tt >= ulo && tt < uhi) continue;
         const int64_t ih = (t.ohs + tt) * c.sh - c.ph + a * c.dh;
-        if (ih >= 0 && ih < c.H) d.add(W, G2p + (i * nT + tt) * Wp + c.pw, Z1 + i * c.ldz1 + (ih - t.ilo) * W);
+        if (ih >= 0 && ih < c.H) d.add(W, G2i + tt * Wp, Z1i + (ih - t.ilo) * W);
       }
       pU3[a * r + i] += d.sum();
     }
+    float* G1i = G1 + i * c.ldg1;
+    if (ghi > glo)
+      comb_rows<VW>(ghi - glo, W, c.kh, G2i + (t.own_lo + glo + c.ph - t.ohs) * Wp, Wp, -c.dh * Wp, c.U3 + i, r, 1.0f,
+                    G1i + glo * W, W);
     for (int64_t ih = t.own_lo; ih < t.own_hi; ++ih) {
+      if (ih - t.own_lo >= glo && ih - t.own_lo < ghi) continue;
       /* The taps a for which ih is the input row a of some output row oh in [ohs, oh1): ih + ph - a dh
        * = oh sh. They form an arithmetic progression in a (step sh / gcd(sh, dh)) along which oh
        * falls by a constant, so the G2 rows they read are equally spaced too. */
@@ -336,13 +402,13 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
         else if (k == 1) step = a - first, dtt = tt - tt0;
         ++k;
       }
-      comb<VW>(W, k, G2p + (i * nT + tt0) * Wp + c.pw, dtt * Wp, c.U3 + std::max<int64_t>(first, 0) * r + i, step * r,
-               1.0f, G1 + i * c.ldg1 + (ih - t.own_lo) * W);
+      comb<VW>(W, k, G2i + tt0 * Wp, dtt * Wp, c.U3 + std::max<int64_t>(first, 0) * r + i, step * r, 1.0f,
+               G1i + (ih - t.own_lo) * W);
     }
   }
   if (nOwn == 0) return;
   const int64_t Pin = nOwn * W;
-  dots<VW, VEC>(c.C, r, Pin, Xp + (t.own_lo - t.plo) * W, c.ldx, G1, c.ldg1, pU2, r);
+  dots<VW, VEC>(c.C, r, Pin, Xs + (t.own_lo - xrow0) * W, ldx, G1, c.ldg1, pU2, r);
   if (c.dX)
     write_output<VW>(c.C, r, Pin, c.U2T, c.C, G1, c.ldg1, c.dX + t.n * c.C * HW + t.own_lo * W, HW, c.acc, stage,
                      c.lds);
@@ -477,6 +543,7 @@ extern "C" debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom* g, i
       for (int64_t f = 0; f < c.F; ++f) U1sT[i * c.F + f] = U1[f * r + i] * s[i];
     c.X = X, c.U1 = U1, c.U2 = U2, c.U3 = U3, c.U4 = U4, c.s = s, c.U1sT = U1sT, c.Y = Y, c.acc = accumulate != 0;
     c.stream = !c.acc && c.N * c.F * c.Ho * c.Wo * int64_t{sizeof(float)} >= debora::kStreamBytes;
+    c.packed = debora_simd_active() != DEBORA_SIMD_AVX512;
     debora::conv2d::plan_tiles(c, false);
     const auto fn = debora::conv2d::pick_fwd();
     debora::parallel_for(c.N * c.tiles, 1, [&](int64_t b, int64_t e) { fn(c, b, e); });
@@ -508,6 +575,7 @@ extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, i
     c.vec = r * (c.F + c.C) * debora::conv2d::kMaxVW * int64_t{sizeof(float)} <= (int64_t{256} << 10);
     c.stream =
         dX != nullptr && !c.acc && c.N * c.C * c.H * c.W * int64_t{sizeof(float)} >= debora::kStreamBytes;
+    c.packed = debora_simd_active() != DEBORA_SIMD_AVX512;
     debora::conv2d::plan_tiles(c, true);
     const int64_t tasks = c.N * c.tiles;
     const int64_t np = r * (c.F + c.C + c.kh + c.kw + 1);

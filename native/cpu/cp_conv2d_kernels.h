@@ -72,81 +72,95 @@ DEBORA_INLINE void nt_store_float(float* p, float v) {
  * pointers and weights in a small array first cost 4x the arithmetic: GCC read two adjacent
  * weights back with one 8-byte load, which cannot be forwarded from the two 4-byte stores.) */
 
-/* dst[j] = sum_{q<K} (alpha * w[q*ws]) * src[q*ss + j] for j < n, K a compile-time tap count. */
+/* Rows t < rows of a depthwise stage whose taps all lie inside the source: dst[t*ldd + j] =
+ * sum_{q<K} (alpha * w[q*ws]) * src[t*lds + q*ss + j] for j < n, K a compile-time tap count. The rows of
+ * a stage are equally spaced too (stride 1, or any stride vertically), so one call covers all the
+ * interior rows of a channel: the weights are read once per call, not once per 32-float row (per-row
+ * set-up was most of the cost of these stages). */
 template <int VW, int K>
-DEBORA_INLINE void comb_k(int64_t n, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
-                          float* __restrict dst) {
+DEBORA_INLINE void comb_rows_k(int64_t rows, int64_t n, const float* src, int64_t lds, int64_t ss, const float* w,
+                               int64_t ws, float alpha, float* __restrict dst, int64_t ldd) {
   using V = typename Vt<VW>::V;
   using U = typename Vt<VW>::U;
   /* Scalars, splat at each use (GCC folds the splat into the FMA's broadcast): an array of splat
-   * vectors was built lane by lane with 16 masked moves each, in every row. */
+   * vectors was built lane by lane with 16 masked moves each. */
   float wq[K];
   #pragma GCC unroll 16
   for (int q = 0; q < K; ++q) wq[q] = alpha * w[q * ws];
-  int64_t j = 0;
-  for (; j + 2 * VW <= n; j += 2 * VW) {
-    V a0 = {}, a1 = {};
-    #pragma GCC unroll 16
-    for (int q = 0; q < K; ++q) {
-      a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
-      a1 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j + VW);
+  for (int64_t t = 0; t < rows; ++t, src += lds, dst += ldd) {
+    int64_t j = 0;
+    for (; j + 2 * VW <= n; j += 2 * VW) {
+      V a0 = {}, a1 = {};
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) {
+        a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
+        a1 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j + VW);
+      }
+      CV_ST(dst + j) = a0;
+      CV_ST(dst + j + VW) = a1;
     }
-    CV_ST(dst + j) = a0;
-    CV_ST(dst + j + VW) = a1;
-  }
-  if (j + VW <= n) {
-    V a0 = {};
-    #pragma GCC unroll 16
-    for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
-    CV_ST(dst + j) = a0;
-    j += VW;
-  }
-  if (j == n) return;
-  if (n >= VW) {
-    /* The last partial vector as a whole vector ending at n: it recomputes a few outputs with the
-     * same operations in the same order (same values), instead of a scalar tail. */
-    j = n - VW;
-    V a0 = {};
-    #pragma GCC unroll 16
-    for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
-    CV_ST(dst + j) = a0;
-    return;
-  }
-  for (; j < n; ++j) {
-    float t = 0.0f;
-    #pragma GCC unroll 16
-    for (int q = 0; q < K; ++q) t += wq[q] * src[q * ss + j];
-    dst[j] = t;
+    if (j + VW <= n) {
+      V a0 = {};
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
+      CV_ST(dst + j) = a0;
+      j += VW;
+    }
+    if (j == n) continue;
+    if (n >= VW) {
+      /* The last partial vector as a whole vector ending at n: it recomputes a few outputs with the
+       * same operations in the same order (same values), instead of a scalar tail. */
+      j = n - VW;
+      V a0 = {};
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) a0 += CV_SPLAT(wq[q]) * CV_LD(src + q * ss + j);
+      CV_ST(dst + j) = a0;
+      continue;
+    }
+    for (; j < n; ++j) {
+      float s = 0.0f;
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) s += wq[q] * src[q * ss + j];
+      dst[j] = s;
+    }
   }
 }
 
-/* The same for any tap count k (0 gives a zero row). */
+/* The same for any tap count k (0 gives zero rows). */
 template <int VW>
-DEBORA_INLINE void comb_any(int64_t n, int64_t k, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
-                            float* __restrict dst) {
+DEBORA_INLINE void comb_rows_any(int64_t rows, int64_t n, int64_t k, const float* src, int64_t lds, int64_t ss,
+                                 const float* w, int64_t ws, float alpha, float* __restrict dst, int64_t ldd) {
   using V = typename Vt<VW>::V;
   using U = typename Vt<VW>::U;
-  int64_t j = 0;
-  for (; j + VW <= n; j += VW) {
-    V a0 = {};
-    for (int64_t q = 0; q < k; ++q) a0 += CV_SPLAT(alpha * w[q * ws]) * CV_LD(src + q * ss + j);
-    CV_ST(dst + j) = a0;
-  }
-  for (; j < n; ++j) {
-    float t = 0.0f;
-    for (int64_t q = 0; q < k; ++q) t += (alpha * w[q * ws]) * src[q * ss + j];
-    dst[j] = t;
+  for (int64_t t = 0; t < rows; ++t, src += lds, dst += ldd) {
+    int64_t j = 0;
+    for (; j + VW <= n; j += VW) {
+      V a0 = {};
+      for (int64_t q = 0; q < k; ++q) a0 += CV_SPLAT(alpha * w[q * ws]) * CV_LD(src + q * ss + j);
+      CV_ST(dst + j) = a0;
+    }
+    for (; j < n; ++j) {
+      float s = 0.0f;
+      for (int64_t q = 0; q < k; ++q) s += (alpha * w[q * ws]) * src[q * ss + j];
+      dst[j] = s;
+    }
   }
 }
 
-/* One depthwise row: the common 3-tap case with the tap loop unrolled and the weights in registers
- * (rows are short, so loop overhead is a large part of a row; unrolling 1 and 2 taps as well added a
- * minute to the compile for kernel shapes that are rarer). */
+/* Depthwise rows: the common 3-tap case with the tap loop unrolled and the weights in registers
+ * (unrolling 1 and 2 taps as well added a minute to the compile for kernel shapes that are rarer). */
+template <int VW>
+DEBORA_INLINE void comb_rows(int64_t rows, int64_t n, int64_t k, const float* src, int64_t lds, int64_t ss,
+                             const float* w, int64_t ws, float alpha, float* __restrict dst, int64_t ldd) {
+  if (k == 3) return comb_rows_k<VW, 3>(rows, n, src, lds, ss, w, ws, alpha, dst, ldd);  // 3x3 kernels, by far the most common
+  comb_rows_any<VW>(rows, n, k, src, lds, ss, w, ws, alpha, dst, ldd);
+}
+
+/* One depthwise row (an edge row, whose taps are cut by the border, or a stride with no row pattern). */
 template <int VW>
 DEBORA_INLINE void comb(int64_t n, int64_t k, const float* src, int64_t ss, const float* w, int64_t ws, float alpha,
                         float* __restrict dst) {
-  if (k == 3) return comb_k<VW, 3>(n, src, ss, w, ws, alpha, dst);  // 3x3 kernels, by far the most common
-  comb_any<VW>(n, k, src, ss, w, ws, alpha, dst);
+  comb_rows<VW>(1, n, k, src, 0, ss, w, ws, alpha, dst, 0);
 }
 
 /* dst[j] = src[j] for j < n, in vectors (a library call per short row costs more than the copy). */
@@ -191,6 +205,52 @@ DEBORA_INLINE float dot(int64_t n, const float* __restrict x, const float* __res
   DotAcc<VW> d;
   d.add(n, x, y);
   return d.sum();
+}
+
+/* The factor gradient of a depthwise stage over many rows: out[q*os] += alpha * sum_{t<rows} sum_{j<n}
+ * x[t*ldx + j] * y[t*ldy + q*ys + j] for q < K, the K taps in one pass (each x row read once). Two
+ * accumulators per tap, so a row of two vectors is not one chain of dependent FMAs per tap. */
+template <int VW, int K>
+DEBORA_INLINE void tap_dots_k(int64_t rows, int64_t n, const float* __restrict x, int64_t ldx, const float* __restrict y,
+                              int64_t ldy, int64_t ys, float alpha, float* out, int64_t os) {
+  using V = typename Vt<VW>::V;
+  using U = typename Vt<VW>::U;
+  V a[K][2] = {};
+  float tail[K] = {};
+  for (int64_t t = 0; t < rows; ++t, x += ldx, y += ldy) {
+    int64_t j = 0;
+    for (; j + 2 * VW <= n; j += 2 * VW) {
+      const V x0 = CV_LD(x + j), x1 = CV_LD(x + j + VW);
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) {
+        a[q][0] += x0 * CV_LD(y + q * ys + j);
+        a[q][1] += x1 * CV_LD(y + q * ys + j + VW);
+      }
+    }
+    if (j + VW <= n) {
+      const V x0 = CV_LD(x + j);
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) a[q][0] += x0 * CV_LD(y + q * ys + j);
+      j += VW;
+    }
+    for (; j < n; ++j)
+      #pragma GCC unroll 16
+      for (int q = 0; q < K; ++q) tail[q] += x[j] * y[q * ys + j];
+  }
+  #pragma GCC unroll 16
+  for (int q = 0; q < K; ++q) out[q * os] += alpha * (hsum<VW>(a[q][0] + a[q][1]) + tail[q]);
+}
+
+/* The same for any tap count k (k outputs). */
+template <int VW>
+DEBORA_INLINE void tap_dots(int64_t rows, int64_t n, int64_t k, const float* x, int64_t ldx, const float* y,
+                            int64_t ldy, int64_t ys, float alpha, float* out, int64_t os) {
+  if (k == 3) return tap_dots_k<VW, 3>(rows, n, x, ldx, y, ldy, ys, alpha, out, os);
+  for (int64_t q = 0; q < k; ++q) {
+    DotAcc<VW> d;
+    for (int64_t t = 0; t < rows; ++t) d.add(n, x + t * ldx, y + t * ldy + q * ys);
+    out[q * os] += alpha * d.sum();
+  }
 }
 
 /* ---- mix: a 1x1 convolution over K channels --------------------------------------------------
