@@ -457,6 +457,40 @@ void test_building_blocks(const char* label) {
           worst = std::fmax(worst, std::isnan(e) ? INFINITY : e);
         }
       }
+  // comb_rows: three equally spaced rows in one call (source row stride lds, destination ldd), each as
+  // comb; tap_dots: per-tap sums over those rows, added (times alpha) into every os-th output.
+  for (int64_t k : {1, 2, 3, 5})
+    for (int64_t n : {int64_t{1}, int64_t{VW - 1}, int64_t{VW}, int64_t{VW + 1}, int64_t{2 * VW + 3}, int64_t{34}})
+      for (int64_t ss : {int64_t{1}, int64_t{-2}, n + 3}) {
+        const int64_t rows = 3, lds = n + 5, ldd = n + 2, ldx = n + 1, ws = 2, os = 3;
+        const int64_t back = ss < 0 ? (k - 1) * -ss : 0;  // tap 0 of row 0 sits this far into src
+        const auto src = rnd(size_t(back + rows * lds + (k - 1) * std::abs(ss) + n + 8)), w = rnd(size_t(k * ws + 1));
+        const auto dst0 = rnd(size_t(rows * ldd + 4)), x = rnd(size_t(rows * ldx)), out0 = rnd(size_t(k * os));
+        const float* s0 = src.data() + back;
+        const float alpha = -1.25f;
+        std::vector<float> dst = dst0, out = out0;
+        comb_rows<VW>(rows, n, k, s0, lds, ss, w.data(), ws, alpha, dst.data(), ldd);
+        tap_dots<VW>(rows, n, k, x.data(), ldx, s0, lds, ss, alpha, out.data(), os);
+        for (int64_t i = 0; i < rows * ldd + 4; ++i) {
+          const int64_t tr = i / ldd, j = i % ldd;
+          double want = dst0[size_t(i)];  // past n in a row, and past the last row: untouched
+          if (tr < rows && j < n) {
+            want = 0;
+            for (int64_t q = 0; q < k; ++q) want += double(alpha * w[size_t(q * ws)]) * s0[tr * lds + q * ss + j];
+          }
+          const double e = std::fabs(dst[size_t(i)] - want) / (1.0 + std::fabs(want));
+          worst = std::fmax(worst, std::isnan(e) ? INFINITY : e);
+        }
+        for (int64_t i = 0; i < k * os; ++i) {
+          double want = out0[size_t(i)];
+          if (i % os == 0)
+            for (int64_t tr = 0; tr < rows; ++tr)
+              for (int64_t j = 0; j < n; ++j)
+                want += double(alpha) * x[size_t(tr * ldx + j)] * s0[tr * lds + (i / os) * ss + j];
+          const double e = std::fabs(out[size_t(i)] - want) / (1.0 + std::fabs(want));
+          worst = std::fmax(worst, std::isnan(e) ? INFINITY : e);
+        }
+      }
   // Sums of at most 100 float products of values in [-1, 1].
   char detail[64];
   std::snprintf(detail, sizeof detail, "max_rel_err=%.1e", worst);
