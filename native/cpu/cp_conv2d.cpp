@@ -30,11 +30,12 @@ namespace {
 /* Tiles per call this kernel aims at (independent of the thread count, so the tiling, and with
  * it every rounding, is the same whatever the pool size), the fewest output rows worth a tile (each
  * tile recomputes a halo of dil_h*(kh-1) input rows), the per-thread workspace a tile may take (the
- * r-channel intermediates), and the number of partial-sum groups of the backward (fixed, for the
- * same reason as the tiling). The budget was measured at the bench shape (32x64x32x32, r = 8) on a
- * 512 KiB-L2 Zen 3 (with the packed X and dY tiles, see Ctx::packed): 1 MiB (16-row tiles) ran the
- * backward 1.5x faster than 384 KiB (8-row tiles: more halo, more per-tile overhead) and 2x faster
- * than 192 KiB; 2 MiB and more (whole images) were no faster. */
+ * r-channel intermediates, and below AVX-512 the packed X and dY tiles), and the number of
+ * partial-sum groups of the backward (fixed, for the same reason as the tiling). The budget was
+ * measured at the bench shape (32x64x32x32, r = 8) on a 512 KiB-L2 Zen 3 (with the packed X and dY
+ * tiles, see Ctx::packed): 1 MiB (16-row tiles) ran the backward 1.5x faster than 384 KiB (8-row
+ * tiles: more halo, more per-tile overhead) and 2x faster than 192 KiB; 2 MiB and more (whole images)
+ * were no faster. In place (AVX-512) a whole image of the bench shape takes 0.3 MiB. */
 constexpr int64_t kTargetTasks = 16;
 constexpr int64_t kMinTileRows = 4;
 constexpr int64_t kWorkspaceBudget = int64_t{1} << 20;
@@ -46,7 +47,8 @@ struct Ctx {
   int64_t Wp;                      // W + 2 pw: a row of the vertical stage, padded for the horizontal one
   int64_t R, tiles;                // output rows per tile, tiles per image
   int64_t in_max, t_max, own_max;  // largest per-tile row counts (workspace sizing)
-  /* Channel strides of the per-thread tiles (floats): packed X and dY, Z1, Z3, T, G1. */
+  /* Channel strides of the per-thread tiles (floats): packed X and dY (0 when read in place), Z1, Z3,
+   * T, G1. */
   int64_t ldx, ldy, ldz1, ldz3, ldt, ldg1;
   int64_t ws_floats;  // per-thread workspace of this plan
   const float *X, *U1, *U2, *U3, *U4, *s, *dY;
@@ -69,7 +71,7 @@ struct Ctx {
 /* One task: output rows [oh0, oh1) of image n. Forward and the Z-chain read input rows [ilo, ihi).
  * The backward also owns input rows [own_lo, own_hi) (a partition of [0, H) over the tiles of an
  * image, so dX rows have one writer) and needs output rows [ohs, oh1) for them. Input rows
- * [plo, phi) cover both ranges (what the backward packs). */
+ * [plo, phi) cover both ranges (what the backward packs, when it packs). */
 struct Tile {
   int64_t n, oh0, oh1, ilo, ihi, ohs, own_lo, own_hi, plo, phi;
 };
@@ -294,9 +296,9 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   float* pU4 = pU3 + c.kh * r;
   float* ps = pU4 + c.kw * r;
 
-  /* X and dY, packed or in place (Ctx::packed): each is read twice, by the chain's and T's
-   * contractions (from memory), then by the dU2 and dU1 dots (from L2). Xs holds input row xrow0 first;
-   * dYs holds output row ohs first. */
+  /* X and dY, in place or packed (Ctx::packed). In place each is read twice, by the chain's and T's
+   * contractions (from memory), then by the dU2 and dU1 dots (from L2); packed, the copy reads memory
+   * and both stages read the tile. Xs holds input row xrow0 first; dYs holds output row ohs first. */
   const float* Xs = c.X + t.n * c.C * HW;
   const float* dYs = c.dY + t.n * c.F * HoWo + t.ohs * Wo;
   int64_t ldx = HW, ldy = HoWo, xrow0 = 0;

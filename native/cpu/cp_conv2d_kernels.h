@@ -327,7 +327,7 @@ DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t 
 /* MB output rows over all P pixels, in blocks of NB or 1 vectors. With NT the blocks start at pixel
  * `head` (out + head VW-aligned, ldo a multiple of VW) and are streamed, and so are the pixels on
  * either side of them, one float at a time. Otherwise a last partial vector of an overwrite is a whole
- * vector ending at P, recomputing a few outputs to the same values (as in comb_k); only an
+ * vector ending at P, recomputing a few outputs to the same values (as in comb_rows_k); only an
  * accumulation, or fewer than VW pixels, goes one pixel at a time. */
 template <int VW, int MB, bool NT>
 DEBORA_INLINE void mix_strip(int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
