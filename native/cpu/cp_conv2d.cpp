@@ -410,10 +410,12 @@ DEBORA_INLINE void bwd_task(const Ctx& c, const Tile& t, float* ws, float* part)
   }
   if (nOwn == 0) return;
   const int64_t Pin = nOwn * W;
-  dots<VW, VEC>(c.C, r, Pin, Xs + (t.own_lo - xrow0) * W, ldx, G1, c.ldg1, pU2, r);
+  /* dX before dU2: the streamed stores drain while the dots compute (backward 1.03x, paired, against
+   * the other order, where they drained under the next tile's reads). */
   if (c.dX)
     write_output<VW>(c.C, r, Pin, c.U2T, c.C, G1, c.ldg1, c.dX + t.n * c.C * HW + t.own_lo * W, HW, c.acc, stage,
                      c.lds);
+  dots<VW, VEC>(c.C, r, Pin, Xs + (t.own_lo - xrow0) * W, ldx, G1, c.ldg1, pU2, r);
 }
 
 /* Tasks [begin, end) of one partial-sum group; the group's sums (double) go to `group`. */
