@@ -129,6 +129,7 @@ int64_t workspace_floats(Ctx& c, bool bwd) {
 }
 
 void plan_tiles(Ctx& c, bool bwd) {
+  c.packed = debora_simd_active() != DEBORA_SIMD_AVX512;  // the level pick_fwd / pick_bwd dispatch to
   int64_t per_image = std::min(c.Ho, (kTargetTasks + c.N - 1) / c.N);
   c.R = std::max<int64_t>(std::min(c.Ho, kMinTileRows), (c.Ho + per_image - 1) / per_image);
   for (;;) {
@@ -260,13 +261,13 @@ DEBORA_INLINE void fwd_tasks(const Ctx& c, int64_t begin, int64_t end) {
   const int64_t HW = c.H * c.W, HoWo = c.Ho * c.Wo;
   for (int64_t task = begin; task < end; ++task) {
     const Tile t = tile_of(c, task);
-    const float* Xn = c.X + t.n * c.C * HW;
+    const float* Xs = c.X + t.n * c.C * HW;
+    int64_t ldx = HW, xrow0 = 0;
     if (c.packed) {
-      pack(c.C, (t.ihi - t.ilo) * c.W, Xn + t.ilo * c.W, HW, Xp, c.ldx);
-      chain<VW>(c, t, Xp, c.ldx, t.ilo, Z1, Z2p, Z3);
-    } else {
-      chain<VW>(c, t, Xn, HW, 0, Z1, Z2p, Z3);
+      pack(c.C, (t.ihi - t.ilo) * c.W, Xs + t.ilo * c.W, HW, Xp, c.ldx);
+      Xs = Xp, ldx = c.ldx, xrow0 = t.ilo;
     }
+    chain<VW>(c, t, Xs, ldx, xrow0, Z1, Z2p, Z3);
     write_output<VW>(c.F, c.r, (t.oh1 - t.oh0) * c.Wo, c.U1sT, c.F, Z3, c.ldz3, c.Y + t.n * c.F * HoWo + t.oh0 * c.Wo,
                      HoWo, c.acc, stage, c.lds);
   }
@@ -547,7 +548,6 @@ extern "C" debora_status debora_cp_conv2d_fwd_cpu(const debora_conv2d_geom* g, i
       for (int64_t f = 0; f < c.F; ++f) U1sT[i * c.F + f] = U1[f * r + i] * s[i];
     c.X = X, c.U1 = U1, c.U2 = U2, c.U3 = U3, c.U4 = U4, c.s = s, c.U1sT = U1sT, c.Y = Y, c.acc = accumulate != 0;
     c.stream = !c.acc && c.N * c.F * c.Ho * c.Wo * int64_t{sizeof(float)} >= debora::kStreamBytes;
-    c.packed = debora_simd_active() != DEBORA_SIMD_AVX512;
     debora::conv2d::plan_tiles(c, false);
     const auto fn = debora::conv2d::pick_fwd();
     debora::parallel_for(c.N * c.tiles, 1, [&](int64_t b, int64_t e) { fn(c, b, e); });
@@ -579,7 +579,6 @@ extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, i
     c.vec = r * (c.F + c.C) * debora::conv2d::kMaxVW * int64_t{sizeof(float)} <= (int64_t{256} << 10);
     c.stream =
         dX != nullptr && !c.acc && c.N * c.C * c.H * c.W * int64_t{sizeof(float)} >= debora::kStreamBytes;
-    c.packed = debora_simd_active() != DEBORA_SIMD_AVX512;
     debora::conv2d::plan_tiles(c, true);
     const int64_t tasks = c.N * c.tiles;
     const int64_t np = r * (c.F + c.C + c.kh + c.kw + 1);
