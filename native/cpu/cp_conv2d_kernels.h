@@ -256,8 +256,8 @@ DEBORA_INLINE void tap_dots(int64_t rows, int64_t n, int64_t k, const float* x, 
 /* ---- mix: a 1x1 convolution over K channels --------------------------------------------------
  * out[m*ldo + p] (+)= sum_k A[k*lda + m] * in[k*ldi + p] for m < M, p < P. Blocks of MB outputs x
  * NB vectors of pixels stay in registers for the whole K loop: per k, NB loads and MB broadcasts
- * feed MB*NB FMAs. */
-template <int VW, int MB, int NB, bool NT = false>
+ * feed MB*NB FMAs. PF: also prefetch, into L2, each input row's NB vectors two blocks ahead (see mix). */
+template <int VW, int MB, int NB, bool NT = false, bool PF = false>
 DEBORA_INLINE void mix_block(int64_t K, const float* __restrict A, int64_t lda, const float* __restrict in,
                              int64_t ldi, float* __restrict out, int64_t ldo, bool acc) {
   using V = typename Vt<VW>::V;
@@ -266,6 +266,10 @@ DEBORA_INLINE void mix_block(int64_t K, const float* __restrict A, int64_t lda, 
   for (int64_t k = 0; k < K; ++k) {
     const float* ik = in + k * ldi;
     const float* ak = A + k * lda;
+    if constexpr (PF) {
+      #pragma GCC unroll 32
+      for (int n = 0; n < NB; ++n) __builtin_prefetch(ik + (2 * NB + n) * VW, 0, 2);  // prefetcht1
+    }
     V x[NB];
     #pragma GCC unroll 32
     for (int n = 0; n < NB; ++n) x[n] = CV_LD(ik + n * VW);
@@ -297,16 +301,22 @@ DEBORA_INLINE void mix_rest(int64_t rest, int64_t K, const float* A, int64_t lda
   }
 }
 
-template <int VW, int MB, int NB>
+template <int VW, int MB, int NB, bool PF = false>
 DEBORA_INLINE void mix_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* in, int64_t ldi, float* out,
                             int64_t ldo, bool acc) {
   int64_t m = 0;
-  for (; m + MB <= M; m += MB) mix_block<VW, MB, NB>(K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+  for (; m + MB <= M; m += MB) mix_block<VW, MB, NB, false, PF>(K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
   if (m < M) mix_rest<VW, MB - 1, NB>(M - m, K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
 }
 
 /* Pixel-block outer, row-block inner: for a large K (the 1x1 convolutions C -> r and F -> r) the
- * K x NB*VW input block stays in L1 while every block of output rows passes over it. */
+ * K x NB*VW input block stays in L1 while every block of output rows passes over it. Read in place
+ * from the image (AVX-512), the K input rows are K streams a plane apart, more than the hardware
+ * prefetchers follow (on a Zen 4 the Z1 and T contractions ran at about 12 GB/s per core), so each
+ * block prefetches its rows' lines two blocks ahead into L2 (prefetcht1): rows a plane apart share
+ * L1 sets, so lines prefetched into L1 were evicted before use. Paired on that machine: pair
+ * 1.28-1.50x on two threads, 1.45-1.51x on one; 1.00x at AVX2, where mix reads packed tiles from L2
+ * (docs/kernels-conv2d.md, "Seventh look"). */
 template <int VW>
 DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t lda, const float* in, int64_t ldi,
                        float* out, int64_t ldo, bool acc) {
@@ -314,6 +324,9 @@ DEBORA_INLINE void mix(int64_t M, int64_t K, int64_t P, const float* A, int64_t 
   constexpr int MB = VW >= 16 ? 8 : 4;
   constexpr int NB = 3;
   int64_t p = 0;
+  /* Prefetched while the block two ahead is still in the row (one block ahead into L1: 1.05x slower than
+   * two; four ahead: no faster). */
+  for (; p + 3 * NB * VW <= P; p += NB * VW) mix_rows<VW, MB, NB, true>(M, K, A, lda, in + p, ldi, out + p, ldo, acc);
   for (; p + NB * VW <= P; p += NB * VW) mix_rows<VW, MB, NB>(M, K, A, lda, in + p, ldi, out + p, ldo, acc);
   for (; p + VW <= P; p += VW) mix_rows<VW, MB, 1>(M, K, A, lda, in + p, ldi, out + p, ldo, acc);
   for (; p < P; ++p)
