@@ -25,9 +25,9 @@ const { abs, max, sqrt } = Math;
  * OpenBLAS on Zen 5, but 1.05e-6 with OpenBLAS on a Zen 4 at n = 3001, r = 7 (its sgemm kernel there
  * sums the 3001-long Gram dot products in another order), so the bound is 2e-6, about 34 units of
  * float32 roundoff: a broken second pass or a wrong Cholesky factor is off by orders of magnitude
- * (Gram–Schmidt in float64: ~1e-8, the float32 rounding of Q). CLOSE bounds max|Q − Q_MGS| (entries of Q are ≤ 1): the two agree to
- * float32 rounding times ‖R⁻¹‖ of the column-scaled U, which the fast path keeps ≤ 32 (measured
- * ≤ 1.3e-7 below, ≤ 2.8e-7 near that limit).
+ * (Gram–Schmidt in float64: ~1e-8, the float32 rounding of Q). CLOSE bounds max|Q − Q_MGS| (entries
+ * of Q are ≤ 1): the two agree to float32 rounding times ‖R⁻¹‖ of the column-scaled U, which the fast
+ * path keeps ≤ 32 (measured ≤ 1.3e-7 below, ≤ 2.8e-7 near that limit).
  */
 const ORTHO = 2e-6;
 const CLOSE = 1e-6;
