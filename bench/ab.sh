@@ -4,7 +4,8 @@
 # process (so neither inherits the other's cache state); the two run back to back, in swapped order
 # every round, and the ratio is taken per round, so drift of the machine over minutes cancels out.
 #   bash bench/ab.sh cp_linear [rev] ["N r" ...]     768 -> 768, two threads (default: N 512/4096, r 8/16/32)
-#   bash bench/ab.sh cp_conv2d [rev] [threads ...]   the bench shape 32x64x32x32, 3x3, r 8 (default: 2 threads)
+#   bash bench/ab.sh cp_conv2d [rev] [threads ...]   the bench shape 32x64x32x32, 3x3, r 8 (default: 2 threads);
+#                                                    SHAPE="B r C H" times B x C x H x H, F = C, at rank r instead
 #   bash bench/ab.sh cp_mttkrp [rev] ["dims r" ...]  every mode, ds, dots (default: "64x64x3x3 8", "768x768 32"),
 #                                                    both versions in one process (bench/ab/cp_mttkrp_paired.cpp)
 # Set DEBORA_SIMD=avx2 (or scalar) to time a lower SIMD level on the same machine; ACC=1 (cp_linear) accumulates
@@ -58,13 +59,13 @@ g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_
 g++ -O3 -std=c++17 -w "${inc[@]}" -c "$root/native/cpu/$op.cpp" -o "$tmp/new.o"
 g++ -O3 -std=c++17 "${inc[@]}" -DOLD "$root/bench/ab/${op}_loop.cpp" "$tmp/old.o" "$lib" -lpthread -o "$tmp/run-old"
 g++ -O3 -std=c++17 "${inc[@]}" "$root/bench/ab/${op}_loop.cpp" "$tmp/new.o" "$lib" -lpthread -o "$tmp/run-new"
-echo "$op ($cols): $rev (old) vs working tree (new), 8 rounds of 0.6 s per side"
+echo "$op ($cols): $rev (old) vs working tree (new), 8 rounds of 0.6 s per side${SHAPE:+, shape B r C H = $SHAPE}"
 for c in "${cases[@]}"; do
   o_all=""; n_all=""
   for round in 1 2 3 4 5 6 7 8; do
     # shellcheck disable=SC2086
-    if [ $((round % 2)) = 1 ]; then o=$("$tmp/run-old" $c 0.6); n=$("$tmp/run-new" $c 0.6)
-    else n=$("$tmp/run-new" $c 0.6); o=$("$tmp/run-old" $c 0.6); fi
+    if [ $((round % 2)) = 1 ]; then o=$("$tmp/run-old" $c 0.6 ${SHAPE:-}); n=$("$tmp/run-new" $c 0.6 ${SHAPE:-})
+    else n=$("$tmp/run-new" $c 0.6 ${SHAPE:-}); o=$("$tmp/run-old" $c 0.6 ${SHAPE:-}); fi
     o_all="$o_all|$o"; n_all="$n_all|$n"
   done
   python3 - "$c" "$cols" "$o_all" "$n_all" <<'PY'

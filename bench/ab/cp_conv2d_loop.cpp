@@ -1,8 +1,8 @@
 // cp_conv2d_loop.cpp — one side of bench/ab.sh cp_conv2d: runs cp_conv2d fwd + bwd at the bench shape
-// (batch 32, C = F = 64, 32x32, 3x3, padding 1, r = 8) on seeded data for a given time and prints the
-// median ms of one fwd, one bwd and one pair. Built twice: with -DOLD against the kernels of an older
-// revision (symbols renamed), and against the working tree. Also handy under perf record.
-//   run <threads> <seconds> [batch]
+// (batch 32, C = F = 64, 32x32, 3x3, padding 1, r = 8) or another square one on seeded data for a given
+// time and prints the median ms of one fwd, one bwd and one pair. Built twice: with -DOLD against the
+// kernels of an older revision (symbols renamed), and against the working tree. Also handy under perf record.
+//   run <threads> <seconds> [batch [r [C [H]]]]      (F = C, W = H)
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +24,9 @@ extern "C" debora_status old_bwd(const debora_conv2d_geom*, int64_t, const float
 int main(int argc, char** argv) {
   debora_set_num_threads(argc > 1 ? atoi(argv[1]) : 2);
   const double secs = argc > 2 ? atof(argv[2]) : 1.0;
-  const int64_t B = argc > 3 ? atoi(argv[3]) : 32, C = 64, H = 32, W = 32, F = 64, k = 3, r = 8;
+  const int64_t B = argc > 3 ? atoi(argv[3]) : 32, r = argc > 4 ? atoi(argv[4]) : 8, C = argc > 5 ? atoi(argv[5]) : 64,
+                H = argc > 6 ? atoi(argv[6]) : 32, W = H, F = C, k = 3;
+  if (B < 1 || r < 1 || C < 1 || H < 1) { fprintf(stderr, "cp_conv2d_loop: batch, r, C and H must be >= 1\n"); return 2; }
   const debora_conv2d_geom g{B, C, H, W, F, k, k, 1, 1, 1, 1, 1, 1};
   std::vector<float> X(B * C * H * W), dY(B * F * H * W), Y(B * F * H * W), dX(B * C * H * W), U1(F * r), U2(C * r),
       U3(k * r), U4(k * r), s(r), dU1(F * r), dU2(C * r), dU3(k * r), dU4(k * r), ds(r), dots(r);
