@@ -26,6 +26,9 @@ shift
 rev=${1:-HEAD}
 shift || true
 cases=("$@")
+# SHAPE only means something to the conv loop.
+shape=""
+[ "$op" != cp_conv2d ] || shape=${SHAPE:-}
 [ ${#cases[@]} -gt 0 ] || cases=("${default_cases[@]}")
 root=$(git rev-parse --show-toplevel)
 lib=$root/build-cmake/native/libdebora_native.a
@@ -59,13 +62,13 @@ g++ -O3 -std=c++17 -w "${inc[@]}" -Ddebora_${op}_fwd_cpu=old_fwd -Ddebora_${op}_
 g++ -O3 -std=c++17 -w "${inc[@]}" -c "$root/native/cpu/$op.cpp" -o "$tmp/new.o"
 g++ -O3 -std=c++17 "${inc[@]}" -DOLD "$root/bench/ab/${op}_loop.cpp" "$tmp/old.o" "$lib" -lpthread -o "$tmp/run-old"
 g++ -O3 -std=c++17 "${inc[@]}" "$root/bench/ab/${op}_loop.cpp" "$tmp/new.o" "$lib" -lpthread -o "$tmp/run-new"
-echo "$op ($cols): $rev (old) vs working tree (new), 8 rounds of 0.6 s per side${SHAPE:+, shape B r C H = $SHAPE}"
+echo "$op ($cols): $rev (old) vs working tree (new), 8 rounds of 0.6 s per side${shape:+, shape B r C H = $shape}"
 for c in "${cases[@]}"; do
   o_all=""; n_all=""
   for round in 1 2 3 4 5 6 7 8; do
     # shellcheck disable=SC2086
-    if [ $((round % 2)) = 1 ]; then o=$("$tmp/run-old" $c 0.6 ${SHAPE:-}); n=$("$tmp/run-new" $c 0.6 ${SHAPE:-})
-    else n=$("$tmp/run-new" $c 0.6 ${SHAPE:-}); o=$("$tmp/run-old" $c 0.6 ${SHAPE:-}); fi
+    if [ $((round % 2)) = 1 ]; then o=$("$tmp/run-old" $c 0.6 $shape); n=$("$tmp/run-new" $c 0.6 $shape)
+    else n=$("$tmp/run-new" $c 0.6 $shape); o=$("$tmp/run-old" $c 0.6 $shape); fi
     o_all="$o_all|$o"; n_all="$n_all|$n"
   done
   python3 - "$c" "$cols" "$o_all" "$n_all" <<'PY'
