@@ -306,14 +306,11 @@ DEBORA_INLINE void mix_rest(int64_t rest, int64_t K, const float* A, int64_t lda
 template <int VW, int MB, int NB, bool PF = false>
 DEBORA_INLINE void mix_rows(int64_t M, int64_t K, const float* A, int64_t lda, const float* in, int64_t ldi, float* out,
                             int64_t ldo, bool acc) {
-  int64_t m = 0;
-  if (M >= MB) {
-    mix_block<VW, MB, NB, false, PF>(K, A, lda, in, ldi, out, ldo, acc);
-    m = MB;
-  }
+  if (M < MB) return mix_rest<VW, MB - 1, NB, PF>(M, K, A, lda, in, ldi, out, ldo, acc);
+  mix_block<VW, MB, NB, false, PF>(K, A, lda, in, ldi, out, ldo, acc);
+  int64_t m = MB;
   for (; m + MB <= M; m += MB) mix_block<VW, MB, NB>(K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
-  if (m == 0) mix_rest<VW, MB - 1, NB, PF>(M, K, A, lda, in, ldi, out, ldo, acc);
-  else if (m < M) mix_rest<VW, MB - 1, NB>(M - m, K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
+  if (m < M) mix_rest<VW, MB - 1, NB>(M - m, K, A + m, lda, in, ldi, out + m * ldo, ldo, acc);
 }
 
 /* Pixel-block outer, row-block inner: for a large K (the 1x1 convolutions C -> r and F -> r) the
