@@ -70,6 +70,31 @@ bool cuda_backend(Napi::Env env, int64_t backend, const char* op);
 // the async wrappers). The shared CPU pool is used from the worker thread like from any caller.
 Napi::Promise run_async(Napi::Env env, std::function<debora_status()> work, std::vector<Napi::Value> keep);
 
+// An op call parsed and checked on the JS thread: `work` runs the kernel, `keep` lists the JS buffers it reads
+// and writes (for run_async). One parser per op gives both of its entry points through export_op.
+struct OpCall {
+  std::function<debora_status()> work;
+  std::vector<Napi::Value> keep;
+};
+using OpParser = OpCall (*)(const Napi::CallbackInfo&);
+
+template <OpParser parse>
+Napi::Value call_sync(const Napi::CallbackInfo& info) {
+  check(info.Env(), parse(info).work());
+  return info.Env().Undefined();
+}
+template <OpParser parse>
+Napi::Value call_async(const Napi::CallbackInfo& info) {
+  OpCall c = parse(info);
+  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
+}
+// Exports `name` (synchronous: returns undefined or throws the DeboraError) and `name`Async (a Promise).
+template <OpParser parse>
+void export_op(Napi::Env env, Napi::Object exports, const std::string& name) {
+  exports.Set(name, Napi::Function::New(env, call_sync<parse>, name));
+  exports.Set(name + "Async", Napi::Function::New(env, call_async<parse>, name + "Async"));
+}
+
 // Registration of each binding file's functions on the module exports.
 void register_errors(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);

@@ -32,12 +32,7 @@ Shapes geom_arg(const Napi::CallbackInfo& info, size_t index, const char* op) {
   return s;
 }
 
-struct Call {
-  std::function<debora_status()> work;
-  std::vector<Napi::Value> keep;
-};
-
-Call parse_fwd(const Napi::CallbackInfo& info) {
+OpCall parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "conv2d_fwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -59,7 +54,7 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
   return {[=] { return debora_conv2d_fwd_cpu(&gg, x, k, b, y, acc ? 1 : 0); }, {info[2], info[3], info[4], info[5]}};
 }
 
-Call parse_bwd(const Napi::CallbackInfo& info) {
+OpCall parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "conv2d_bwd";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -91,30 +86,11 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
           {info[2], info[3], info[4], info[5], info[7], info[9]}};
 }
 
-Napi::Value conv2d_fwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_fwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value conv2d_bwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_bwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value conv2d_fwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_fwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-Napi::Value conv2d_bwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_bwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-
 }  // namespace
 
 void register_conv2d(Napi::Env env, Napi::Object exports) {
-  exports.Set("conv2dFwd", Napi::Function::New(env, conv2d_fwd, "conv2dFwd"));
-  exports.Set("conv2dBwd", Napi::Function::New(env, conv2d_bwd, "conv2dBwd"));
-  exports.Set("conv2dFwdAsync", Napi::Function::New(env, conv2d_fwd_async, "conv2dFwdAsync"));
-  exports.Set("conv2dBwdAsync", Napi::Function::New(env, conv2d_bwd_async, "conv2dBwdAsync"));
+  export_op<parse_fwd>(env, exports, "conv2dFwd");
+  export_op<parse_bwd>(env, exports, "conv2dBwd");
 }
 
 }  // namespace debora_js

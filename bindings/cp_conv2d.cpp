@@ -35,12 +35,7 @@ void check_factors(Napi::Env env, const Shapes& sh, int64_t r, const F32* U, con
   for (int k = 0; k < 4; ++k) need_length(env, U[k].ElementLength(), sizes_product({rows[k], r}), op, names[k]);
 }
 
-struct Call {
-  std::function<debora_status()> work;
-  std::vector<Napi::Value> keep;
-};
-
-Call parse_fwd(const Napi::CallbackInfo& info) {
+OpCall parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_conv2d_fwd";
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   Napi::Env env = info.Env();
@@ -67,7 +62,7 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
           {info[3], info[4], info[5], info[6], info[7], info[8], info[9]}};
 }
 
-Call parse_bwd(const Napi::CallbackInfo& info) {
+OpCall parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_conv2d_bwd";
   static const char* names[4] = {"U1", "U2", "U3", "U4"};
   static const char* dnames[4] = {"dU1", "dU2", "dU3", "dU4"};
@@ -106,30 +101,11 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
            info[16], info[17]}};
 }
 
-Napi::Value cp_conv2d_fwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_fwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value cp_conv2d_bwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_bwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value cp_conv2d_fwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_fwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-Napi::Value cp_conv2d_bwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_bwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-
 }  // namespace
 
 void register_cp_conv2d(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpConv2dFwd", Napi::Function::New(env, cp_conv2d_fwd, "cpConv2dFwd"));
-  exports.Set("cpConv2dBwd", Napi::Function::New(env, cp_conv2d_bwd, "cpConv2dBwd"));
-  exports.Set("cpConv2dFwdAsync", Napi::Function::New(env, cp_conv2d_fwd_async, "cpConv2dFwdAsync"));
-  exports.Set("cpConv2dBwdAsync", Napi::Function::New(env, cp_conv2d_bwd_async, "cpConv2dBwdAsync"));
+  export_op<parse_fwd>(env, exports, "cpConv2dFwd");
+  export_op<parse_bwd>(env, exports, "cpConv2dBwd");
 }
 
 }  // namespace debora_js

@@ -10,12 +10,7 @@
 namespace debora_js {
 namespace {
 
-struct Call {
-  std::function<debora_status()> work;
-  std::vector<Napi::Value> keep;
-};
-
-Call parse_fwd(const Napi::CallbackInfo& info) {
+OpCall parse_fwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_fwd";
   Napi::Env env = info.Env();
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
@@ -37,7 +32,7 @@ Call parse_fwd(const Napi::CallbackInfo& info) {
           {info[5], info[6], info[7], info[8], info[9], info[11]}};
 }
 
-Call parse_bwd(const Napi::CallbackInfo& info) {
+OpCall parse_bwd(const Napi::CallbackInfo& info) {
   static const char* op = "cp_linear_bwd";
   Napi::Env env = info.Env();
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
@@ -69,30 +64,11 @@ Call parse_bwd(const Napi::CallbackInfo& info) {
           {info[5], info[6], info[7], info[8], info[9], info[10], info[11], info[13], info[14], info[15], info[16]}};
 }
 
-Napi::Value cp_linear_fwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_fwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value cp_linear_bwd(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse_bwd(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value cp_linear_fwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_fwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-Napi::Value cp_linear_bwd_async(const Napi::CallbackInfo& info) {
-  Call c = parse_bwd(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-
 }  // namespace
 
 void register_cp_linear(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpLinearFwd", Napi::Function::New(env, cp_linear_fwd, "cpLinearFwd"));
-  exports.Set("cpLinearBwd", Napi::Function::New(env, cp_linear_bwd, "cpLinearBwd"));
-  exports.Set("cpLinearFwdAsync", Napi::Function::New(env, cp_linear_fwd_async, "cpLinearFwdAsync"));
-  exports.Set("cpLinearBwdAsync", Napi::Function::New(env, cp_linear_bwd_async, "cpLinearBwdAsync"));
+  export_op<parse_fwd>(env, exports, "cpLinearFwd");
+  export_op<parse_bwd>(env, exports, "cpLinearBwd");
 }
 
 }  // namespace debora_js

@@ -1,5 +1,5 @@
 // cp_materialize.cpp — binding of op cp_materialize (dense route, order 2..6):
-//   cpMaterialize(backend, dims, r, factors, s, out)
+//   cpMaterialize(backend, dims, r, factors, s, out), and cpMaterializeAsync (a Promise).
 // backend 0 = cpu, 1 = cuda (the host-pointer CUDA entry: copies in and out).
 // lib/ops/cp_dense.ts validates first; lengths are re-checked here only for memory safety.
 // Tested in test/native/cp_dense.test.ts.
@@ -8,7 +8,7 @@
 namespace debora_js {
 namespace {
 
-Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
+OpCall parse(const Napi::CallbackInfo& info) {
   static const char* op = "cp_materialize";
   Napi::Env env = info.Env();
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
@@ -27,15 +27,19 @@ Napi::Value cp_materialize(const Napi::CallbackInfo& info) {
   }
   need_length(env, s.ElementLength(), r, op, "s");
   need_length(env, out.ElementLength(), total, op, "out");
+  const float* sp = s.Data();
+  float* o = out.Data();
+  // Keep the very typed arrays whose data pointers were taken (not the JS array holding the factors).
+  std::vector<Napi::Value> keep{info[4], info[5]};
+  for (const auto& f : factors) keep.push_back(f.value);
   auto fn = cuda ? debora_cp_materialize_cuda : debora_cp_materialize_cpu;
-  check(env, fn(static_cast<int>(dims.size()), dims.data(), r, ptrs.data(), s.Data(), out.Data()));
-  return env.Undefined();
+  return {[=] { return fn(static_cast<int>(dims.size()), dims.data(), r, ptrs.data(), sp, o); }, keep};
 }
 
 }  // namespace
 
 void register_cp_materialize(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpMaterialize", Napi::Function::New(env, cp_materialize, "cpMaterialize"));
+  export_op<parse>(env, exports, "cpMaterialize");
 }
 
 }  // namespace debora_js

@@ -8,12 +8,7 @@
 namespace debora_js {
 namespace {
 
-struct Call {
-  std::function<debora_status()> work;
-  std::vector<Napi::Value> keep;
-};
-
-Call parse(const Napi::CallbackInfo& info) {
+OpCall parse(const Napi::CallbackInfo& info) {
   static const char* op = "cp_mttkrp";
   Napi::Env env = info.Env();
   const bool cuda = cuda_backend(env, int_arg(info, 0, op, "backend"), op);
@@ -51,20 +46,10 @@ Call parse(const Napi::CallbackInfo& info) {
           keep};
 }
 
-Napi::Value cp_mttkrp(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse(info).work());
-  return info.Env().Undefined();
-}
-Napi::Value cp_mttkrp_async(const Napi::CallbackInfo& info) {
-  Call c = parse(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-
 }  // namespace
 
 void register_cp_mttkrp(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpMttkrp", Napi::Function::New(env, cp_mttkrp, "cpMttkrp"));
-  exports.Set("cpMttkrpAsync", Napi::Function::New(env, cp_mttkrp_async, "cpMttkrpAsync"));
+  export_op<parse>(env, exports, "cpMttkrp");
 }
 
 }  // namespace debora_js

@@ -11,11 +11,6 @@
 namespace debora_js {
 namespace {
 
-struct Call {
-  std::function<debora_status()> work;
-  std::vector<Napi::Value> keep;
-};
-
 float float_arg(const Napi::CallbackInfo& info, size_t index, const char* op, const char* name) {
   if (info.Length() <= index || !info[index].IsNumber())
     throw_error(info.Env(), "DEBORA_INVALID_ARG", std::string(op) + ": expected a number for argument '" + name + "'");
@@ -35,7 +30,7 @@ void need_matrix(Napi::Env env, size_t have, int64_t rows, int64_t cols, int64_t
                     name + "', received length " + std::to_string(have));
 }
 
-Call parse(const Napi::CallbackInfo& info) {
+OpCall parse(const Napi::CallbackInfo& info) {
   static const char* op = "gemm";
   Napi::Env env = info.Env();
   cpu_only(env, int_arg(info, 0, op, "backend"), op);
@@ -58,16 +53,6 @@ Call parse(const Napi::CallbackInfo& info) {
           {info[7], info[9], info[12]}};
 }
 
-Napi::Value gemm(const Napi::CallbackInfo& info) {
-  check(info.Env(), parse(info).work());
-  return info.Env().Undefined();
-}
-
-Napi::Value gemm_async(const Napi::CallbackInfo& info) {
-  Call c = parse(info);
-  return run_async(info.Env(), std::move(c.work), std::move(c.keep));
-}
-
 Napi::Value gemm_set_impl(const Napi::CallbackInfo& info) {
   const int64_t impl = int_arg(info, 0, "gemmSetImpl", "impl");
   check(info.Env(), debora_gemm_set_impl(impl < 0 || impl > 2 ? -1 : static_cast<int>(impl)));
@@ -79,8 +64,7 @@ Napi::Value gemm_impl(const Napi::CallbackInfo& info) { return Napi::Number::New
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
-  exports.Set("gemmAsync", Napi::Function::New(env, gemm_async, "gemmAsync"));
+  export_op<parse>(env, exports, "gemm");
   exports.Set("gemmSetImpl", Napi::Function::New(env, gemm_set_impl, "gemmSetImpl"));
   exports.Set("gemmImpl", Napi::Function::New(env, gemm_impl, "gemmImpl"));
 }

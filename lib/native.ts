@@ -87,6 +87,8 @@ export interface NativeAddon {
     ds: Float32Array,
     dots: Float32Array | null,
   ): void;
+  cpConv2dFwdAsync(...args: Parameters<NativeAddon['cpConv2dFwd']>): Promise<void>;
+  cpConv2dBwdAsync(...args: Parameters<NativeAddon['cpConv2dBwd']>): Promise<void>;
   cpMaterialize(
     backend: number,
     dims: number[],
@@ -106,6 +108,8 @@ export interface NativeAddon {
     ds: Float32Array,
     dots: Float32Array | null,
   ): void;
+  cpMaterializeAsync(...args: Parameters<NativeAddon['cpMaterialize']>): Promise<void>;
+  cpMttkrpAsync(...args: Parameters<NativeAddon['cpMttkrp']>): Promise<void>;
   /** geometry: 0 euclidean, 1 oblique, 2 stiefel */
   cpTangent(
     backend: number,

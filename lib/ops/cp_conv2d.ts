@@ -162,9 +162,40 @@ export function cpConv2dForward(
   r: number,
   X: Float32Array,
   factors: CpConv2dFactors,
-  opts: OpOptions & { out?: Float32Array; accumulate?: boolean } = {},
+  opts: CpConv2dForwardOptions = {},
 ): Float32Array {
-  const where = 'cpConv2dForward';
+  const { args, Y } = forwardArgs('cpConv2dForward', geom, r, X, factors, opts);
+  addon().cpConv2dFwd(...args);
+  return Y;
+}
+
+/** cpConv2dForward on a worker thread: leave the arrays alone until the promise settles. */
+export async function cpConv2dForwardAsync(
+  geom: Conv2dGeometry,
+  r: number,
+  X: Float32Array,
+  factors: CpConv2dFactors,
+  opts: CpConv2dForwardOptions = {},
+): Promise<Float32Array> {
+  const { args, Y } = forwardArgs('cpConv2dForwardAsync', geom, r, X, factors, opts);
+  await addon().cpConv2dFwdAsync(...args);
+  return Y;
+}
+
+/** Options of cpConv2dForward: the output buffer, and whether to add into it. */
+export interface CpConv2dForwardOptions extends OpOptions {
+  out?: Float32Array;
+  accumulate?: boolean;
+}
+
+function forwardArgs(
+  where: string,
+  geom: Conv2dGeometry,
+  r: number,
+  X: Float32Array,
+  factors: CpConv2dFactors,
+  opts: CpConv2dForwardOptions,
+) {
   const g = resolveGeometry(where, geom);
   int(where, 'r', r, 1, MAX_DIM);
   f32(where, 'X', X, g.batch * g.C * g.H * g.W);
@@ -173,8 +204,20 @@ export function cpConv2dForward(
   const accumulate = flag(where, 'accumulate', opts.accumulate, false);
   const Y = opts.out === undefined ? new Float32Array(yLen) : f32(where, 'out', opts.out, yLen);
   const { U1, U2, U3, U4, s } = factors;
-  addon().cpConv2dFwd(backendCode(resolveBackend(opts.backend)), geomArray(g), r, X, U1, U2, U3, U4, s, Y, accumulate);
-  return Y;
+  const args = [
+    backendCode(resolveBackend(opts.backend)),
+    geomArray(g),
+    r,
+    X,
+    U1,
+    U2,
+    U3,
+    U4,
+    s,
+    Y,
+    accumulate,
+  ] as const;
+  return { args, Y };
 }
 
 /** Options of cpConv2dBackward: preallocated outputs (exact lengths) and what to compute. */
@@ -213,7 +256,34 @@ export function cpConv2dBackward(
   dY: Float32Array,
   opts: CpConv2dBackwardOptions = {},
 ): CpConv2dGrads {
-  const where = 'cpConv2dBackward';
+  const { args, grads } = backwardArgs('cpConv2dBackward', geom, r, X, factors, dY, opts);
+  addon().cpConv2dBwd(...args);
+  return grads;
+}
+
+/** cpConv2dBackward on a worker thread (same rule: leave the arrays alone until it settles). */
+export async function cpConv2dBackwardAsync(
+  geom: Conv2dGeometry,
+  r: number,
+  X: Float32Array,
+  factors: CpConv2dFactors,
+  dY: Float32Array,
+  opts: CpConv2dBackwardOptions = {},
+): Promise<CpConv2dGrads> {
+  const { args, grads } = backwardArgs('cpConv2dBackwardAsync', geom, r, X, factors, dY, opts);
+  await addon().cpConv2dBwdAsync(...args);
+  return grads;
+}
+
+function backwardArgs(
+  where: string,
+  geom: Conv2dGeometry,
+  r: number,
+  X: Float32Array,
+  factors: CpConv2dFactors,
+  dY: Float32Array,
+  opts: CpConv2dBackwardOptions,
+) {
   const g = resolveGeometry(where, geom);
   int(where, 'r', r, 1, MAX_DIM);
   const xLen = g.batch * g.C * g.H * g.W;
@@ -242,8 +312,9 @@ export function cpConv2dBackward(
   const ds = out('ds', r);
   const dots = wantDots ? out('dots', r) : null;
   const { U1, U2, U3, U4, s } = factors;
-  addon().cpConv2dBwd(
-    backendCode(resolveBackend(opts.backend)),
+  const backend = backendCode(resolveBackend(opts.backend));
+  const args = [
+    backend,
     geomArray(g),
     r,
     X,
@@ -261,11 +332,11 @@ export function cpConv2dBackward(
     dU4,
     ds,
     dots,
-  );
+  ] as const;
   const grads: CpConv2dGrads = { dU1, dU2, dU3, dU4, ds };
   if (dX !== null) grads.dX = dX;
   if (dots !== null) grads.dots = dots;
-  return grads;
+  return { args, grads };
 }
 
 function flag(where: string, name: string, value: unknown, fallback: boolean): boolean {

@@ -54,11 +54,34 @@ export function cpMaterialize(
   dims: number[],
   opts: OpOptions & { out?: Float32Array } = {},
 ): Float32Array {
-  const where = 'cpMaterialize';
+  const { args, out } = materializeArgs('cpMaterialize', factors, s, dims, opts);
+  addon().cpMaterialize(...args);
+  return out;
+}
+
+/** cpMaterialize on a worker thread: leave the arrays alone until the promise settles. */
+export async function cpMaterializeAsync(
+  factors: Float32Array[],
+  s: Float32Array,
+  dims: number[],
+  opts: OpOptions & { out?: Float32Array } = {},
+): Promise<Float32Array> {
+  const { args, out } = materializeArgs('cpMaterializeAsync', factors, s, dims, opts);
+  await addon().cpMaterializeAsync(...args);
+  return out;
+}
+
+function materializeArgs(
+  where: string,
+  factors: Float32Array[],
+  s: Float32Array,
+  dims: number[],
+  opts: OpOptions & { out?: Float32Array },
+) {
   const { r, total } = checkShapes(where, factors, s, dims);
   const out = opts.out === undefined ? new Float32Array(total) : f32(where, 'out', opts.out, total);
-  addon().cpMaterialize(backendCode(resolveBackend(opts.backend)), dims, r, factors, s, out);
-  return out;
+  const args = [backendCode(resolveBackend(opts.backend)), dims, r, factors, s, out] as const;
+  return { args, out };
 }
 
 /** What cpMttkrp returns (the arrays passed in `opts`, when given). */
@@ -87,9 +110,42 @@ export function cpMttkrp(
   s: Float32Array,
   dims: number[],
   G: Float32Array,
-  opts: OpOptions & { grads?: Float32Array[]; ds?: Float32Array; wantDots?: boolean; dots?: Float32Array } = {},
+  opts: CpMttkrpOptions = {},
 ): CpMttkrpResult {
-  const where = 'cpMttkrp';
+  const { args, result } = mttkrpArgs('cpMttkrp', factors, s, dims, G, opts);
+  addon().cpMttkrp(...args);
+  return result;
+}
+
+/** cpMttkrp on a worker thread (same rule: leave the arrays alone until it settles). */
+export async function cpMttkrpAsync(
+  factors: Float32Array[],
+  s: Float32Array,
+  dims: number[],
+  G: Float32Array,
+  opts: CpMttkrpOptions = {},
+): Promise<CpMttkrpResult> {
+  const { args, result } = mttkrpArgs('cpMttkrpAsync', factors, s, dims, G, opts);
+  await addon().cpMttkrpAsync(...args);
+  return result;
+}
+
+/** Options of cpMttkrp: preallocated outputs (exact lengths) and whether to return the dots. */
+export interface CpMttkrpOptions extends OpOptions {
+  grads?: Float32Array[];
+  ds?: Float32Array;
+  wantDots?: boolean;
+  dots?: Float32Array;
+}
+
+function mttkrpArgs(
+  where: string,
+  factors: Float32Array[],
+  s: Float32Array,
+  dims: number[],
+  G: Float32Array,
+  opts: CpMttkrpOptions,
+) {
   const { r, total } = checkShapes(where, factors, s, dims);
   f32(where, 'G', G, total);
   let grads: Float32Array[];
@@ -112,6 +168,7 @@ export function cpMttkrp(
   let dots: Float32Array | undefined;
   if (opts.dots !== undefined) dots = f32(where, 'dots', opts.dots, r);
   else if (opts.wantDots === true) dots = new Float32Array(r);
-  addon().cpMttkrp(backendCode(resolveBackend(opts.backend)), dims, r, factors, s, G, grads, ds, dots ?? null);
-  return dots === undefined ? { grads, ds } : { grads, ds, dots };
+  const args = [backendCode(resolveBackend(opts.backend)), dims, r, factors, s, G, grads, ds, dots ?? null] as const;
+  const result: CpMttkrpResult = dots === undefined ? { grads, ds } : { grads, ds, dots };
+  return { args, result };
 }

@@ -16,17 +16,23 @@ export {
   type Conv2dPair,
   type CpConv2dBackwardOptions,
   type CpConv2dFactors,
+  type CpConv2dForwardOptions,
   type CpConv2dGrads,
   conv2dOutputSize,
   cpConv2dBackward,
+  cpConv2dBackwardAsync,
   cpConv2dForward,
+  cpConv2dForwardAsync,
 } from './cp_conv2d';
 export {
   CP_DENSE_MAX_ORDER,
   CP_DENSE_MIN_ORDER,
+  type CpMttkrpOptions,
   type CpMttkrpResult,
   cpMaterialize,
+  cpMaterializeAsync,
   cpMttkrp,
+  cpMttkrpAsync,
 } from './cp_dense';
 export { cpHypergrad } from './cp_hypergrad';
 export {

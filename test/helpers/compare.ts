@@ -1,7 +1,8 @@
 /**
  * compare.ts — float32-vs-float64 comparison with an error bound from the standard analysis of
  * summation: |fl(Σ) − Σ| ≤ γ_k · Σ|terms|, γ_k ≈ k·2⁻²⁴ for k sequential roundings. Callers pass
- * Σ|terms| per element (the float64 reference run on |inputs|) and k for that output.
+ * Σ|terms| per element (the float64 reference run on |inputs|) and k for that output. Also sameBits, for
+ * results that must be bit-identical (the same kernel called two ways).
  */
 
 /** Largest |got − ref| / (k·2⁻²⁴·absRef + tiny): ≤ 1 means within the bound. NaN counts as ∞. */
@@ -23,3 +24,11 @@ export function boundRatio(
 }
 
 export const abs = (x: ArrayLike<number>): Float64Array => Float64Array.from(x as ArrayLike<number>, Math.abs);
+
+/** Whether two float32 arrays hold the same bits (NaNs included): fast on millions of elements, where jest's
+ * toEqual walks them one by one. */
+export function sameBits(a: Float32Array | undefined, b: Float32Array | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return bytes(a).equals(bytes(b));
+}

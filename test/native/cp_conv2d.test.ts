@@ -20,8 +20,12 @@ import {
   type CpConv2dFactors,
   conv2dOutputSize,
   cpConv2dBackward,
+  cpConv2dBackwardAsync,
   cpConv2dForward,
+  cpConv2dForwardAsync,
 } from '../../lib/ops';
+import { sameBits } from '../helpers/compare';
+import { loopTurnsDuring } from '../helpers/event_loop';
 import { poisoned, uniform } from '../helpers/random';
 import {
   abs64,
@@ -366,6 +370,43 @@ describe('native cp_conv2d options', () => {
     } finally {
       setNumThreads(saved);
     }
+  });
+
+  test('async variants: the sync results bit for bit, the event loop free meanwhile, errors reject', async () => {
+    // Milliseconds of work (many loop turns) at an awkward shape: odd C and F, stride 2 on one axis.
+    const big: Case = [16, 37, 33, 31, 29, 3, 3, 1, 2, 1, 1, 1, 1, 24];
+    const bi = inputs(big, 310);
+    const bg = libGeom(big);
+    const br = big[13];
+    const syncY = cpConv2dForward(bg, br, bi.X, bi.f, { backend: 'cpu' });
+    const syncG = cpConv2dBackward(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' });
+    // The counter sees no turn during a synchronous call (the JS thread is held)...
+    expect(await loopTurnsDuring(() => cpConv2dForward(bg, br, bi.X, bi.f, { backend: 'cpu' }))).toBe(0);
+    // ...and some during the async pair, both in flight at once.
+    let got: [Float32Array, Awaited<ReturnType<typeof cpConv2dBackwardAsync>>] | undefined;
+    const turns = await loopTurnsDuring(async () => {
+      got = await Promise.all([
+        cpConv2dForwardAsync(bg, br, bi.X, bi.f, { backend: 'cpu' }),
+        cpConv2dBackwardAsync(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' }),
+      ]);
+    });
+    expect(turns).toBeGreaterThan(0);
+    expect(sameBits(got?.[0], syncY)).toBe(true);
+    for (const k of GRAD_NAMES) expect(sameBits(got?.[1][k], syncG[k])).toBe(true);
+    expect(sameBits(got?.[1].dots, syncG.dots)).toBe(true);
+    // Kernel errors and boundary errors both arrive as rejections with the DeboraError, outputs untouched.
+    const s = Float32Array.from(f.s);
+    s[2] = Number.NaN;
+    const out = poisoned(want.length);
+    await expect(cpConv2dForwardAsync(libGeom(kase), r, X, { ...f, s }, { out })).rejects.toMatchObject({
+      name: 'DeboraError',
+      code: 'DEBORA_NON_FINITE',
+    });
+    expect(out.every(Number.isNaN)).toBe(true);
+    await expect(cpConv2dBackwardAsync(libGeom(kase), r, X, f, dY.subarray(1))).rejects.toMatchObject({
+      name: 'DeboraError',
+      code: 'DEBORA_SHAPE_MISMATCH',
+    });
   });
 
   test('conv2dOutputSize follows the convolution arithmetic', () => {

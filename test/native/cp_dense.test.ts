@@ -12,7 +12,9 @@
  */
 import { info, isDeboraError, SIMD_LEVELS, setNumThreads, setSimd } from '../../lib';
 import { addon } from '../../lib/native';
-import { cpMaterialize, cpMttkrp } from '../../lib/ops';
+import { cpMaterialize, cpMaterializeAsync, cpMttkrp, cpMttkrpAsync } from '../../lib/ops';
+import { sameBits } from '../helpers/compare';
+import { loopTurnsDuring } from '../helpers/event_loop';
 import { poisoned, rng, uniform } from '../helpers/random';
 import { abs64, gamma, materialize64, mttkrp64, prod, worstRatio } from '../helpers/reference_dense';
 
@@ -154,6 +156,43 @@ test('new output arrays when none are given; wantDots adds dots, otherwise there
   const b = cpMttkrp(p.factors, p.s, p.dims, p.G, { wantDots: true, backend: 'cpu' });
   expect(compareAll(p, { out, ...b })).toBeLessThanOrEqual(1);
   expect(Array.from(b.ds)).toEqual(Array.from(a.ds));
+});
+
+test('async variants: the sync results bit for bit, the event loop free meanwhile, errors reject', async () => {
+  // Milliseconds of work (many loop turns): 2.7 M elements of order 3, r = 24.
+  const p = problem(70, [311, 431, 20], 24);
+  const syncW = cpMaterialize(p.factors, p.s, p.dims);
+  const syncG = cpMttkrp(p.factors, p.s, p.dims, p.G, { wantDots: true });
+  // The counter sees no turn during a synchronous call (the JS thread is held)...
+  expect(await loopTurnsDuring(() => cpMaterialize(p.factors, p.s, p.dims))).toBe(0);
+  // ...and some while both async calls are in flight.
+  let got: [Float32Array, Awaited<ReturnType<typeof cpMttkrpAsync>>] | undefined;
+  const turns = await loopTurnsDuring(async () => {
+    got = await Promise.all([
+      cpMaterializeAsync(p.factors, p.s, p.dims),
+      cpMttkrpAsync(p.factors, p.s, p.dims, p.G, { wantDots: true }),
+    ]);
+  });
+  expect(turns).toBeGreaterThan(0);
+  expect(sameBits(got?.[0], syncW)).toBe(true);
+  const g = got?.[1];
+  for (const [k, grad] of syncG.grads.entries()) expect(sameBits(g?.grads[k], grad)).toBe(true);
+  expect(sameBits(g?.ds, syncG.ds)).toBe(true);
+  expect(sameBits(g?.dots, syncG.dots)).toBe(true);
+  // A kernel error (NaN in G) and a boundary error (short out) reject with the DeboraError, outputs untouched.
+  const q = problem(71, [5, 7, 3], 4);
+  const G = Float32Array.from(q.G);
+  G[17] = Number.NaN;
+  const ds = new Float32Array(4).fill(7);
+  await expect(cpMttkrpAsync(q.factors, q.s, q.dims, G, { ds })).rejects.toMatchObject({
+    name: 'DeboraError',
+    code: 'DEBORA_NON_FINITE',
+  });
+  expect(Array.from(ds)).toEqual([7, 7, 7, 7]);
+  await expect(cpMaterializeAsync(q.factors, q.s, q.dims, { out: new Float32Array(104) })).rejects.toMatchObject({
+    name: 'DeboraError',
+    code: 'DEBORA_SHAPE_MISMATCH',
+  });
 });
 
 describe('threaded shapes', () => {

@@ -22,7 +22,8 @@ import {
   setNumThreads,
   setSimd,
 } from '../../lib';
-import { abs, boundRatio } from '../helpers/compare';
+import { abs, boundRatio, sameBits } from '../helpers/compare';
+import { loopTurnsDuring } from '../helpers/event_loop';
 import { poisoned, uniform } from '../helpers/random';
 import { linearBackward, linearForward, linearLoss } from '../helpers/reference_linear';
 
@@ -342,15 +343,23 @@ test('hypergradient identity (d = 2, Euclidean): dots = 2·s⊙ds, so G̃ = −d
 });
 
 test('async variants give the same results and leave the event loop free', async () => {
-  const p = problem(12, 2048, 64, 64, 16);
-  const sync = cpLinearForward(p).Y;
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 0);
-  const [fa, ba] = await Promise.all([cpLinearForwardAsync(p), cpLinearBackwardAsync(p)]);
-  clearInterval(timer);
-  expect(Array.from(fa.Y)).toEqual(Array.from(sync));
-  expect(Array.from(ba.ds)).toEqual(Array.from(cpLinearBackward(p).ds));
-  expect(ticks).toBeGreaterThanOrEqual(0);
+  // Large enough to last milliseconds (many loop turns), small enough to stay a unit test.
+  const p = problem(12, 2048, 512, 384, 64);
+  const syncY = cpLinearForward(p).Y;
+  const syncG = cpLinearBackward(p);
+  // The same counter sees no turn during a synchronous call: the JS thread is held.
+  expect(await loopTurnsDuring(() => cpLinearForward(p))).toBe(0);
+  let results: Awaited<ReturnType<typeof cpLinearForwardAsync>>[] = [];
+  let grads: Awaited<ReturnType<typeof cpLinearBackwardAsync>>[] = [];
+  const turns = await loopTurnsDuring(async () => {
+    // Both at once: two worker threads sharing the CPU pool.
+    const [fa, ba] = await Promise.all([cpLinearForwardAsync(p), cpLinearBackwardAsync(p)]);
+    results = [fa];
+    grads = [ba];
+  });
+  expect(turns).toBeGreaterThan(0);
+  expect(sameBits(results[0]?.Y, syncY)).toBe(true);
+  for (const k of ['dX', 'dU', 'dV', 'ds'] as const) expect(sameBits(grads[0]?.[k], syncG[k])).toBe(true);
   // errors reject with the same DeboraError
   const bad = { ...p, s: p.s.slice() };
   bad.s[3] = Number.NaN;
