@@ -79,6 +79,22 @@ describe('bad arguments: clear error naming the argument, output untouched', () 
     expect(out.every((v) => v === 7)).toBe(true);
   });
 
+  test('s_i <= 0, where G divides by it: DEBORA_INVALID_ARG naming the index, out untouched', () => {
+    for (const [i, v, shown] of [
+      [0, 0, '0'],
+      [5, -0.5, '-0.5'],
+      [2, -0, '-0'],
+    ] as const) {
+      const bad = s.slice();
+      bad[i] = v;
+      const out = new Float32Array(r).fill(7);
+      const e = thrown(() => cpHypergrad(ds, bad, dots, { out, backend: 'cpu' }));
+      expect(e.code).toBe('DEBORA_INVALID_ARG');
+      expect(e.message).toBe(`cp_hypergrad: expected values > 0 for argument 's', received ${shown} at index ${i}`);
+      expect(out.every((x) => x === 7)).toBe(true);
+    }
+  });
+
   test('negative and non-integer sizes', () => {
     for (const n of [-1, 0, 1.5, Number.NaN, 5000]) {
       const e = thrown(() => setNumThreads(n));
