@@ -571,15 +571,15 @@ async function main(): Promise<void> {
     `\npeak ${peak.toFixed(0)} GFLOP/s, bandwidth ${bw.toFixed(1)} GB/s (max of two measurements), RSS ${file.rss_before_cases_mib.toFixed(0)} -> ${file.rss_after_cases_mib.toFixed(0)} MiB over the cases\n`,
   );
   process.stdout.write(
-    '| op | shape | median ms | floor ms | × floor | × adjacent floor | GFLOP/s | GB/s | torch ms | speedup |\n|---|---|---|---|---|---|---|---|---|---|\n',
+    '| op | shape | median ms | floor ms | × floor | × adjacent floor | GFLOP/s | GB/s | torch ms | speedup | torch × floor |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
   );
   for (const r of rows) {
     process.stdout.write(
-      `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.ratio_to_floor_adjacent)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} |${r.note ? ` ${r.note}` : ''}\n`,
+      `| ${r.op} | ${JSON.stringify(r.shape).replace(/"/g, '')} | ${fmt(r.median_ms, 3)} | ${fmt(r.floor_ms, 3)} | ${fmt(r.ratio_to_floor)} | ${fmt(r.ratio_to_floor_adjacent)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbs, 1)} | ${fmt(r.peer?.median_ms, 3)} | ${fmt(r.speedup_vs_peer)} | ${fmt(r.peer ? r.peer.median_ms / r.floor_ms : null)} |${r.note ? ` ${r.note}` : ''}\n`,
     );
   }
   process.stdout.write(
-    '× floor: against the larger of the two full roofline measurements (the targets). × adjacent floor: against the mean of two short ones taken right before and right after the case (a diagnostic of the machine drifting during the run).\n',
+    '× floor: against the larger of the two full roofline measurements (the targets). × adjacent floor: against the mean of two short ones taken right before and right after the case (a diagnostic of the machine drifting during the run). torch × floor: the time of the peer over the floor, the speedup a kernel exactly at the floor would show (no kernel can show more).\n',
   );
   const abRows = rows.filter((r) => r.op === 'gemm' || r.op.startsWith('conv2d_'));
   if (abRows.length > 0) {
