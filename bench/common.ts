@@ -42,6 +42,8 @@ export interface BenchFile {
   date: string;
   threads: number;
   simd: string;
+  /** A --quick run (fewer cases, shorter timings); absent in files written before 2026-12-01. */
+  quick?: boolean;
   peak_gflops: number;
   bandwidth_gbs: number;
   peak_rss_mib: number;

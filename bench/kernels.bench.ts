@@ -545,6 +545,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     threads: getNumThreads(),
     simd: i.cpu.simd,
+    quick, // --quick: fewer cases, shorter timings (bench/standing.ts leaves such runs out)
     peak_gflops: peak,
     bandwidth_gbs: bw,
     peak_rss_mib: process.resourceUsage().maxRSS / 1024,

@@ -5,7 +5,7 @@
  * peer's own ratio to the floor. That last number bounds what any kernel can show: a kernel running
  * exactly at the floor is only (peer ms / floor ms) times faster than the peer, so a "≥ k× PyTorch"
  * target with the peer below k× the floor would need a kernel faster than the floor in that run.
- * Options: --last K (default 8 runs), --all, --since YYYY-MM-DD, --min-peak G (runs whose measured
+ * --quick runs are left out. Options: --last K (default 8 runs), --all, --since YYYY-MM-DD, --min-peak G (runs whose measured
  * peak is ≥ G GFLOP/s: separates the machine kinds, ~190 AVX2, ~234 Zen 4, ~430 Zen 5).
  */
 import * as fs from 'node:fs';
@@ -50,7 +50,7 @@ function main(): void {
   if (since) files = files.filter((f) => f.slice('kernels-cpu-'.length) >= since);
   const runs = files
     .map((f) => ({ f, d: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as BenchFile }))
-    .filter((x) => x.d.peak_gflops >= minPeak)
+    .filter((x) => x.d.quick !== true && x.d.peak_gflops >= minPeak)
     .slice(-last);
   if (runs.length === 0) throw new Error(`standing: no kernels-cpu-*.json in ${dir} matches the options`);
 
