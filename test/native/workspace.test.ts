@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { addonPath } from '../../lib/native';
 
-const CHILD = String.raw`
+const CHILD = `
 const a = require(process.argv[1]);
 const rss = () => process.memoryUsage.rss() / 2 ** 20;
 const fill = (n, seed) => {
