@@ -10,7 +10,7 @@
 #                                                    both versions in one process (bench/ab/cp_mttkrp_paired.cpp)
 # Set DEBORA_SIMD=avx2 (or scalar) to time a lower SIMD level on the same machine; ACC=1 (cp_linear) accumulates
 # into Y and dX, the path lib/nn's layers take (nothing streamed), instead of overwriting them as the bench does;
-# ZNULL=1 (cp_linear) calls the backward without the forward's Z.
+# ZNULL=1 (cp_linear) calls the backward without the forward's Z; DOTS=1 (cp_linear) asks it for dots.
 # Needs build-cmake/ from npm run build:native. The loop programs are bench/ab/<op>_loop.cpp (cp_mttkrp: _paired).
 set -euo pipefail
 op=${1:-}

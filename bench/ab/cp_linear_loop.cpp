@@ -2,7 +2,7 @@
 // two threads, or T=<n> in the environment) on seeded data for a given time and prints the median ms of the forward, the backward and the pair.
 // ACC=1 in the environment accumulates into Y and dX (the path lib/nn's layers take: base output plus adapter, so
 // nothing is streamed); by default both are overwritten, as in the bench. ZNULL=1 passes no Z to the backward (it
-// recomputes Z = X V from X's rows). Built twice:
+// recomputes Z = X V from X's rows). DOTS=1 asks the backward for dots (as a dEBORA training step does). Built twice:
 // with -DOLD against the kernels of an older revision (symbols renamed), and against the working tree.
 #include <cstdio>
 #include <cstdlib>
@@ -27,10 +27,12 @@ int main(int argc, char** argv) {
   for (auto& x : X) x = rnd(); for (auto& x : dY) x = rnd(); for (auto& x : U) x = rnd(); for (auto& x : V) x = rnd(); for (auto& x : s) x = 0.1f + std::abs(rnd());
   const int acc = getenv("ACC") != nullptr && atoi(getenv("ACC")) != 0;
   const float* Zb = getenv("ZNULL") != nullptr && atoi(getenv("ZNULL")) != 0 ? nullptr : Z.data();
+  std::vector<float> dots(r);
+  float* dp = getenv("DOTS") != nullptr && atoi(getenv("DOTS")) != 0 ? dots.data() : nullptr;
   auto fwd = [&] { FWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), Y.data(), acc, Z.data()); };
   auto bwd = [&] {
     BWD(N, nin, nout, r, X.data(), U.data(), V.data(), s.data(), dY.data(), Zb, dX.data(), acc, dU.data(), dV.data(),
-        ds.data(), nullptr);
+        ds.data(), dp);
   };
   time_pair(secs, fwd, bwd);
 }

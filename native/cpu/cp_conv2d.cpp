@@ -612,23 +612,25 @@ extern "C" debora_status debora_cp_conv2d_bwd_cpu(const debora_conv2d_geom* g, i
     const double* tU3 = tU2 + c.C * r;
     const double* tU4 = tU3 + c.kh * r;
     const double* tds = tU4 + c.kw * r;
-    for (int64_t f = 0; f < c.F; ++f)
-      for (int64_t i = 0; i < r; ++i) dU1[f * r + i] = static_cast<float>(tU1[f * r + i] * s[i]);
-    for (int64_t j = 0; j < c.C * r; ++j) dU2[j] = static_cast<float>(tU2[j]);
-    for (int64_t j = 0; j < c.kh * r; ++j) dU3[j] = static_cast<float>(tU3[j]);
-    for (int64_t j = 0; j < c.kw * r; ++j) dU4[j] = static_cast<float>(tU4[j]);
+    /* The gradients, rounded to float as they are written; dots_i = sum_k <U_k[:,i], dU_k[:,i]> (the input of
+     * cp_hypergrad) is summed in double from each value as it is written, not by a second pass over the factors. */
+    thread_local std::vector<double> dsum;
+    double* dd = dots ? debora::conv2d::caller_scratch(dsum, static_cast<size_t>(r)) : nullptr;
+    if (dd) std::fill(dd, dd + r, 0.0);
+    const double* t[4] = {tU1, tU2, tU3, tU4};
+    const float* U[4] = {U1, U2, U3, U4};
+    float* dU[4] = {dU1, dU2, dU3, dU4};
+    const int64_t rows[4] = {c.F, c.C, c.kh, c.kw};
+    for (int k = 0; k < 4; ++k)
+      for (int64_t j = 0; j < rows[k]; ++j)
+        for (int64_t i = 0; i < r; ++i) {
+          /* U1's sums leave out s_i, a factor of whole columns: applied once here */
+          const float g = static_cast<float>(k == 0 ? t[k][j * r + i] * s[i] : t[k][j * r + i]);
+          dU[k][j * r + i] = g;
+          if (dd) dd[i] += static_cast<double>(U[k][j * r + i]) * g;
+        }
     for (int64_t i = 0; i < r; ++i) ds[i] = static_cast<float>(tds[i]);
-    if (dots) {
-      const float* U[4] = {U1, U2, U3, U4};
-      const float* dU[4] = {dU1, dU2, dU3, dU4};
-      const int64_t rows[4] = {c.F, c.C, c.kh, c.kw};
-      for (int64_t i = 0; i < r; ++i) {
-        double d = 0;
-        for (int k = 0; k < 4; ++k)
-          for (int64_t j = 0; j < rows[k]; ++j) d += static_cast<double>(U[k][j * r + i]) * dU[k][j * r + i];
-        dots[i] = static_cast<float>(d);
-      }
-    }
+    for (int64_t i = 0; dd && i < r; ++i) dots[i] = static_cast<float>(dd[i]);
     return DEBORA_OK;
   });
 }

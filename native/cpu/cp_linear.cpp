@@ -376,7 +376,7 @@ int64_t bwd_block_rows(int64_t n_in, int64_t n_out, bool from_dram) {
 
 /* Grow-only thread-local scratch: after the first call of a given size nothing is allocated. */
 float* scratch(int slot, size_t n) {
-  thread_local std::vector<float> bufs[5];
+  thread_local std::vector<float> bufs[6];
   std::vector<float>& b = bufs[slot];
   if (b.size() < n) b.resize(n);
   return b.data();
@@ -799,25 +799,37 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
    * backward ran 1.07x faster at r = 16, paired (docs/kernels-linear.md, "Tenth look"). More chunks with large
    * partials are reduced by all threads, each a share of the rows (not measurable on two cores; it was the
    * faster way on two in an earlier version, when the partials were cleared on the caller). */
-  auto reduce_rows = [&](int64_t j0, int64_t j1) {
+  /* dots_i = <U_i, dU_i> + <V_i, dV_i>, the input of cp_hypergrad, is summed into `dacc` as each row of dU and dV
+   * is finished, while the row is in registers (no second pass over the factors and their gradients). */
+  auto reduce_rows = [&](int64_t j0, int64_t j1, float* dacc) {
     for (int64_t j = j0; j < j1; ++j) {
       float* out = j < n_out ? dU + j * r : j < n_out + n_in ? dV + (j - n_out) * r : ds;
       const float* src = parts + j * rp;
       for (int64_t i = 0; i < r; ++i) out[i] = src[i];
       for (int64_t c = 1; c < n_chunks; ++c)
         for (int64_t i = 0; i < r; ++i) out[i] += src[c * part_size + i];
+      if (dacc != nullptr && j < n_out + n_in) {
+        const float* fac = j < n_out ? U + j * r : V + (j - n_out) * r;
+        for (int64_t i = 0; i < r; ++i) dacc[i] += fac[i] * out[i];
+      }
     }
   };
   const int64_t rows = n_out + n_in + 1;
-  if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) reduce_rows(0, rows); /* two chunks, or small: on the caller */
-  else debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) { reduce_rows(rows * cb / n_chunks, rows * ce / n_chunks); });
-  if (dots != nullptr) {
-    /* dots_i = <U_i, dU_i> + <V_i, dV_i>: the input of cp_hypergrad, from this pass's outputs. */
-    for (int64_t i = 0; i < r; ++i) dots[i] = 0.0f;
-    for (int64_t j = 0; j < n_out; ++j)
-      for (int64_t i = 0; i < r; ++i) dots[i] += U[j * r + i] * dU[j * r + i];
-    for (int64_t k = 0; k < n_in; ++k)
-      for (int64_t i = 0; i < r; ++i) dots[i] += V[k * r + i] * dV[k * r + i];
+  if (dots != nullptr) std::fill(dots, dots + r, 0.0f);
+  if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) {
+    reduce_rows(0, rows, dots); /* two chunks, or small: on the caller */
+  } else {
+    /* Each share of the rows sums its own dots, added in share order after. */
+    float* dparts = dots != nullptr ? scratch(5, static_cast<size_t>(n_chunks * r)) : nullptr;
+    debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; ++c) {
+        float* dacc = dparts != nullptr ? dparts + c * r : nullptr;
+        if (dacc != nullptr) std::fill(dacc, dacc + r, 0.0f);
+        reduce_rows(rows * c / n_chunks, rows * (c + 1) / n_chunks, dacc);
+      }
+    });
+    for (int64_t c = 0; dparts != nullptr && c < n_chunks; ++c)
+      for (int64_t i = 0; i < r; ++i) dots[i] += dparts[c * r + i];
   }
 }
 

@@ -48,6 +48,32 @@ function problem(seed: number, N: number, nIn: number, nOut: number, r: number) 
   };
 }
 
+/** Every output of a backward with dX and dots against the float64 reference, within γ_k (dots: γ_2k). */
+function expectBackwardMatches(p: ReturnType<typeof problem>, g: ReturnType<typeof cpLinearBackward>): void {
+  const { N, nIn, nOut, r } = p;
+  const ref = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
+  const a = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
+  const k = nIn + nOut + N + r + 4;
+  expect(boundRatio(g.dX as Float32Array, ref.dX, a.dX, k)).toBeLessThanOrEqual(1);
+  expect(boundRatio(g.dU, ref.dU, a.dU, k)).toBeLessThanOrEqual(1);
+  expect(boundRatio(g.dV, ref.dV, a.dV, k)).toBeLessThanOrEqual(1);
+  expect(boundRatio(g.ds, ref.ds, a.ds, k)).toBeLessThanOrEqual(1);
+  // dots_i = <U_i, dU_i> + <V_i, dV_i>, from the same pass
+  const dots = new Float64Array(r);
+  const absDots = new Float64Array(r);
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < nOut; j++) {
+      dots[i] = (dots[i] as number) + (p.U[j * r + i] as number) * (ref.dU[j * r + i] as number);
+      absDots[i] = (absDots[i] as number) + Math.abs(p.U[j * r + i] as number) * (a.dU[j * r + i] as number);
+    }
+    for (let q = 0; q < nIn; q++) {
+      dots[i] = (dots[i] as number) + (p.V[q * r + i] as number) * (ref.dV[q * r + i] as number);
+      absDots[i] = (absDots[i] as number) + Math.abs(p.V[q * r + i] as number) * (a.dV[q * r + i] as number);
+    }
+  }
+  expect(boundRatio(g.dots as Float32Array, dots, absDots, 2 * k)).toBeLessThanOrEqual(1);
+}
+
 // [N, nIn, nOut, r]
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1],
@@ -95,27 +121,7 @@ describe.each(LEVELS)('simd %s', (level) => {
       ds: poisoned(r),
       dots: poisoned(r),
     });
-    const ref = linearBackward(N, nIn, nOut, r, p.X, p.U, p.V, p.s, p.dY);
-    const a = linearBackward(N, nIn, nOut, r, abs(p.X), abs(p.U), abs(p.V), abs(p.s), abs(p.dY));
-    const k = nIn + nOut + N + r + 4;
-    expect(boundRatio(g.dX as Float32Array, ref.dX, a.dX, k)).toBeLessThanOrEqual(1);
-    expect(boundRatio(g.dU, ref.dU, a.dU, k)).toBeLessThanOrEqual(1);
-    expect(boundRatio(g.dV, ref.dV, a.dV, k)).toBeLessThanOrEqual(1);
-    expect(boundRatio(g.ds, ref.ds, a.ds, k)).toBeLessThanOrEqual(1);
-    // dots_i = <U_i, dU_i> + <V_i, dV_i>, from the same pass
-    const dots = new Float64Array(r);
-    const absDots = new Float64Array(r);
-    for (let i = 0; i < r; i++) {
-      for (let j = 0; j < nOut; j++) {
-        dots[i] = (dots[i] as number) + (p.U[j * r + i] as number) * (ref.dU[j * r + i] as number);
-        absDots[i] = (absDots[i] as number) + Math.abs(p.U[j * r + i] as number) * (a.dU[j * r + i] as number);
-      }
-      for (let q = 0; q < nIn; q++) {
-        dots[i] = (dots[i] as number) + (p.V[q * r + i] as number) * (ref.dV[q * r + i] as number);
-        absDots[i] = (absDots[i] as number) + Math.abs(p.V[q * r + i] as number) * (a.dV[q * r + i] as number);
-      }
-    }
-    expect(boundRatio(g.dots as Float32Array, dots, absDots, 2 * k)).toBeLessThanOrEqual(1);
+    expectBackwardMatches(p, g);
   });
 });
 
@@ -256,6 +262,38 @@ describe('large outputs are bitwise repeatable', () => {
     const three = cpLinearForward(p).Y;
     expect(Buffer.from(one.buffer).equals(Buffer.from(streamed.buffer))).toBe(true);
     expect(Buffer.from(three.buffer).equals(Buffer.from(streamed.buffer))).toBe(true);
+  });
+
+  test('more than two threads: the partials, and the dots with them, are reduced by all threads', () => {
+    // Four chunks of rows (N >= 4 x 128) with partials of (nOut + nIn + 1) x rp >= 2^14 floats take the
+    // parallel reduction, each share of the rows summing its own dots; poisoned outputs, float64 reference.
+    const t = problem(7, 601, 613, 389, 19);
+    setNumThreads(4);
+    const g = cpLinearBackward(t, {
+      dX: poisoned(t.N * t.nIn),
+      dU: poisoned(t.nOut * t.r),
+      dV: poisoned(t.nIn * t.r),
+      ds: poisoned(t.r),
+      dots: poisoned(t.r),
+    });
+    expectBackwardMatches(t, g);
+    // Tighter: dots against the returned dU and dV themselves (float64 sums), within the rounding of its own
+    // n_out + n_in products and 4 partial sums only.
+    const dots = new Float64Array(t.r);
+    const absDots = new Float64Array(t.r);
+    for (const [F, dF, rows] of [
+      [t.U, g.dU, t.nOut],
+      [t.V, g.dV, t.nIn],
+    ] as const) {
+      for (let j = 0; j < rows; j++) {
+        for (let i = 0; i < t.r; i++) {
+          const v = (F[j * t.r + i] as number) * (dF[j * t.r + i] as number);
+          dots[i] = (dots[i] as number) + v;
+          absDots[i] = (absDots[i] as number) + Math.abs(v);
+        }
+      }
+    }
+    expect(boundRatio(g.dots as Float32Array, dots, absDots, t.nOut + t.nIn + 6)).toBeLessThanOrEqual(1);
   });
 
   test('repeated backward calls with streaming and inputs from DRAM give identical outputs', () => {
