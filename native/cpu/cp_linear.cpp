@@ -819,17 +819,23 @@ void backward(int64_t N, int64_t n_in, int64_t n_out, int64_t r, const float* X,
   if (n_chunks <= 2 || part_size < (int64_t{1} << 14)) {
     reduce_rows(0, rows, dots); /* two chunks, or small: on the caller */
   } else {
-    /* Each share of the rows sums its own dots, added in share order after. */
-    float* dparts = dots != nullptr ? scratch(5, static_cast<size_t>(n_chunks * r)) : nullptr;
+    /* Each share of the rows sums its own dots, added in share order after; the shares' sums are whole cache lines
+     * apart (16 floats), so two threads never write the same line. */
+    const int64_t rs = (r + 15) / 16 * 16;
+    float* dparts = nullptr;
+    if (dots != nullptr) {
+      float* raw = scratch(5, static_cast<size_t>(n_chunks * rs + 16));
+      dparts = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(raw) + 63) & ~uintptr_t{63});
+    }
     debora::parallel_for(n_chunks, 1, [&](int64_t cb, int64_t ce) {
       for (int64_t c = cb; c < ce; ++c) {
-        float* dacc = dparts != nullptr ? dparts + c * r : nullptr;
+        float* dacc = dparts != nullptr ? dparts + c * rs : nullptr;
         if (dacc != nullptr) std::fill(dacc, dacc + r, 0.0f);
         reduce_rows(rows * c / n_chunks, rows * (c + 1) / n_chunks, dacc);
       }
     });
     for (int64_t c = 0; dparts != nullptr && c < n_chunks; ++c)
-      for (int64_t i = 0; i < r; ++i) dots[i] += dparts[c * r + i];
+      for (int64_t i = 0; i < r; ++i) dots[i] += dparts[c * rs + i];
   }
 }
 

@@ -269,6 +269,8 @@ describe('large outputs are bitwise repeatable', () => {
     // parallel reduction, each share of the rows summing its own dots; poisoned outputs, float64 reference.
     const t = problem(7, 601, 613, 389, 19);
     setNumThreads(4);
+    // Twice: the second call finds the first one's partials in the reused workspace (each must be cleared).
+    cpLinearBackward(t, { dots: true });
     const g = cpLinearBackward(t, {
       dX: poisoned(t.N * t.nIn),
       dU: poisoned(t.nOut * t.r),
