@@ -18,6 +18,7 @@ import { addon } from '../../lib/native';
 import {
   type Conv2dGeometry,
   type CpConv2dFactors,
+  type CpConv2dGrads,
   conv2dOutputSize,
   cpConv2dBackward,
   cpConv2dBackwardAsync,
@@ -373,27 +374,35 @@ describe('native cp_conv2d options', () => {
   });
 
   test('async variants: the sync results bit for bit, the event loop free meanwhile, errors reject', async () => {
-    // Milliseconds of work (many loop turns) at an awkward shape: odd C and F, stride 2 on one axis.
+    // An awkward shape: odd C and F, stride 2 on one axis.
     const big: Case = [16, 37, 33, 31, 29, 3, 3, 1, 2, 1, 1, 1, 1, 24];
     const bi = inputs(big, 310);
     const bg = libGeom(big);
     const br = big[13];
-    const syncY = cpConv2dForward(bg, br, bi.X, bi.f, { backend: 'cpu' });
-    const syncG = cpConv2dBackward(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' });
-    // The counter sees no turn during a synchronous call (the JS thread is held)...
-    expect(await loopTurnsDuring(() => cpConv2dForward(bg, br, bi.X, bi.f, { backend: 'cpu' }))).toBe(0);
-    // ...and some during the async pair, both in flight at once.
-    let got: [Float32Array, Awaited<ReturnType<typeof cpConv2dBackwardAsync>>] | undefined;
+    const fwd = () => cpConv2dForward(bg, br, bi.X, bi.f, { backend: 'cpu' });
+    const bwd = () => cpConv2dBackward(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' });
+    const syncY = fwd();
+    const syncG = bwd();
+    // The counter sees no turn during synchronous calls (the JS thread is held)...
+    expect(await loopTurnsDuring(() => [fwd(), bwd()])).toBe(0);
+    // ...and at least one across two async calls awaited in turn (see test/helpers/event_loop.ts).
+    let ya: Float32Array | undefined;
+    let ga: CpConv2dGrads | undefined;
     const turns = await loopTurnsDuring(async () => {
-      got = await Promise.all([
-        cpConv2dForwardAsync(bg, br, bi.X, bi.f, { backend: 'cpu' }),
-        cpConv2dBackwardAsync(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' }),
-      ]);
+      ya = await cpConv2dForwardAsync(bg, br, bi.X, bi.f, { backend: 'cpu' });
+      ga = await cpConv2dBackwardAsync(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' });
     });
     expect(turns).toBeGreaterThan(0);
-    expect(sameBits(got?.[0], syncY)).toBe(true);
-    for (const k of GRAD_NAMES) expect(sameBits(got?.[1][k], syncG[k])).toBe(true);
-    expect(sameBits(got?.[1].dots, syncG.dots)).toBe(true);
+    // Both at once: the same bits again.
+    const [yc, gc] = await Promise.all([
+      cpConv2dForwardAsync(bg, br, bi.X, bi.f, { backend: 'cpu' }),
+      cpConv2dBackwardAsync(bg, br, bi.X, bi.f, bi.dY, { backend: 'cpu' }),
+    ]);
+    for (const y of [ya, yc]) expect(sameBits(y, syncY)).toBe(true);
+    for (const g of [ga, gc]) {
+      for (const k of GRAD_NAMES) expect(sameBits(g?.[k], syncG[k])).toBe(true);
+      expect(sameBits(g?.dots, syncG.dots)).toBe(true);
+    }
     // Kernel errors and boundary errors both arrive as rejections with the DeboraError, outputs untouched.
     const s = Float32Array.from(f.s);
     s[2] = Number.NaN;

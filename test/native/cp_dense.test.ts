@@ -12,7 +12,7 @@
  */
 import { info, isDeboraError, SIMD_LEVELS, setNumThreads, setSimd } from '../../lib';
 import { addon } from '../../lib/native';
-import { cpMaterialize, cpMaterializeAsync, cpMttkrp, cpMttkrpAsync } from '../../lib/ops';
+import { type CpMttkrpResult, cpMaterialize, cpMaterializeAsync, cpMttkrp, cpMttkrpAsync } from '../../lib/ops';
 import { sameBits } from '../helpers/compare';
 import { loopTurnsDuring } from '../helpers/event_loop';
 import { poisoned, rng, uniform } from '../helpers/random';
@@ -159,26 +159,33 @@ test('new output arrays when none are given; wantDots adds dots, otherwise there
 });
 
 test('async variants: the sync results bit for bit, the event loop free meanwhile, errors reject', async () => {
-  // Milliseconds of work (many loop turns): 2.7 M elements of order 3, r = 24.
+  // 2.7 M elements of order 3, r = 24: the threaded paths.
   const p = problem(70, [311, 431, 20], 24);
-  const syncW = cpMaterialize(p.factors, p.s, p.dims);
-  const syncG = cpMttkrp(p.factors, p.s, p.dims, p.G, { wantDots: true });
-  // The counter sees no turn during a synchronous call (the JS thread is held)...
-  expect(await loopTurnsDuring(() => cpMaterialize(p.factors, p.s, p.dims))).toBe(0);
-  // ...and some while both async calls are in flight.
-  let got: [Float32Array, Awaited<ReturnType<typeof cpMttkrpAsync>>] | undefined;
+  const mat = () => cpMaterialize(p.factors, p.s, p.dims);
+  const mtt = () => cpMttkrp(p.factors, p.s, p.dims, p.G, { wantDots: true });
+  const syncW = mat();
+  const syncG = mtt();
+  // The counter sees no turn during synchronous calls (the JS thread is held)...
+  expect(await loopTurnsDuring(() => [mat(), mtt()])).toBe(0);
+  // ...and at least one across two async calls awaited in turn (see test/helpers/event_loop.ts).
+  let wa: Float32Array | undefined;
+  let ga: CpMttkrpResult | undefined;
   const turns = await loopTurnsDuring(async () => {
-    got = await Promise.all([
-      cpMaterializeAsync(p.factors, p.s, p.dims),
-      cpMttkrpAsync(p.factors, p.s, p.dims, p.G, { wantDots: true }),
-    ]);
+    wa = await cpMaterializeAsync(p.factors, p.s, p.dims);
+    ga = await cpMttkrpAsync(p.factors, p.s, p.dims, p.G, { wantDots: true });
   });
   expect(turns).toBeGreaterThan(0);
-  expect(sameBits(got?.[0], syncW)).toBe(true);
-  const g = got?.[1];
-  for (const [k, grad] of syncG.grads.entries()) expect(sameBits(g?.grads[k], grad)).toBe(true);
-  expect(sameBits(g?.ds, syncG.ds)).toBe(true);
-  expect(sameBits(g?.dots, syncG.dots)).toBe(true);
+  // Both at once: the same bits again.
+  const [wc, gc] = await Promise.all([
+    cpMaterializeAsync(p.factors, p.s, p.dims),
+    cpMttkrpAsync(p.factors, p.s, p.dims, p.G, { wantDots: true }),
+  ]);
+  for (const w of [wa, wc]) expect(sameBits(w, syncW)).toBe(true);
+  for (const g of [ga, gc]) {
+    for (const [k, grad] of syncG.grads.entries()) expect(sameBits(g?.grads[k], grad)).toBe(true);
+    expect(sameBits(g?.ds, syncG.ds)).toBe(true);
+    expect(sameBits(g?.dots, syncG.dots)).toBe(true);
+  }
   // A kernel error (NaN in G) and a boundary error (short out) reject with the DeboraError, outputs untouched.
   const q = problem(71, [5, 7, 3], 4);
   const G = Float32Array.from(q.G);
